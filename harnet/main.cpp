@@ -1,0 +1,28 @@
+// harnet: one executable, several subcommands.
+#include <cstring>
+#include <iostream>
+
+#include "harnet/lib/commands.h"
+
+namespace {
+
+void usage(std::ostream& os) {
+  os << "usage: harnet <command> [options]\n\n"
+        "commands:\n"
+        "  gradcheck   check every operator's gradient in float64\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
+    usage(argc < 2 ? std::cerr : std::cout);
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string command = argv[1];
+  std::vector<std::string> args(argv + 2, argv + argc);
+  if (command == "gradcheck") return harnet::run_command(command, [&] { return harnet::gradcheck_command(args); });
+  std::cerr << "harnet: unknown command '" << command << "'\n";
+  usage(std::cerr);
+  return 2;
+}

@@ -142,6 +142,19 @@ GradcheckResult gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inpu
     }
   }
 
+  // The graph must be freed with its last output: a backward closure that captured its own
+  // output (rather than out.detach()) forms a reference cycle and leaks every saved tensor.
+  if (ok) {
+    std::weak_ptr<Node> node = out.grad_fn();
+    out = Tensor();
+    leaves.clear();
+    if (!node.expired()) {
+      ok = false;
+      why << "the graph outlives its output: a backward closure keeps a tensor that refers back to its own "
+             "node (save out.detach(), not out)";
+    }
+  }
+
   result.passed = ok;
   result.message = why.str();
   return result;

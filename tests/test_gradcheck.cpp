@@ -97,3 +97,29 @@ TEST(Gradcheck, LeavesTheCallersInputsUntouched) {
 
 }  // namespace
 }  // namespace harnet
+
+namespace harnet {
+namespace {
+
+TEST(Gradcheck, FailsABackwardThatKeepsItsOwnOutputAlive) {
+  // exp's backward needs its output; saving `out` itself instead of out.detach() makes a cycle.
+  auto leaky_exp = [](const std::vector<Tensor>& in) {
+    Tensor out = in[0].contiguous_copy();
+    for (int64_t i = 0; i < out.numel(); ++i) out.data<double>()[i] = std::exp(out.data<double>()[i]);
+    auto holder = std::make_shared<Tensor>();
+    out = record_op("leaky_exp", {in[0]}, out, [holder](const Tensor& g, const std::vector<bool>&) {
+      Tensor gx = g.contiguous_copy();
+      Tensor y = holder->contiguous_copy();
+      for (int64_t i = 0; i < gx.numel(); ++i) gx.data<double>()[i] *= y.data<double>()[i];
+      return std::vector<Tensor>{gx};
+    });
+    *holder = out;  // the cycle: out -> node -> closure -> holder -> out
+    return out;
+  };
+  GradcheckResult r = gradcheck(leaky_exp, one_input());
+  EXPECT_FALSE(r.passed);
+  EXPECT_NE(r.message.find("outlives"), std::string::npos) << r.message;
+}
+
+}  // namespace
+}  // namespace harnet

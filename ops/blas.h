@@ -1,7 +1,8 @@
 // GEMM for row-major matrices, C = alpha * op(A) * op(B) + beta * C, with
 // op(X) = X or X^T. gemm() calls OpenBLAS (single-threaded, see autograd/parallel.h) and
-// splits large products across TBB tasks; gemm_reference() is the naive triple loop kept
-// to test it against.
+// splits large products into tiles of C run as TBB tasks. The tiles depend on (m, n, k)
+// only, so the result is bit-identical for any thread count and inside or outside a
+// parallel region. gemm_reference() is the naive triple loop kept to test it against.
 #pragma once
 
 #include <cstdint>

@@ -79,7 +79,11 @@ DType Tensor::dtype() const { return checked().dtype; }
 const std::shared_ptr<Storage>& Tensor::storage() const { return checked().storage; }
 int64_t Tensor::numel() const { return shape_numel(shape()); }
 
-int64_t Tensor::size(int64_t d) const { return shape()[wrap_dim(d, dim(), "size")]; }
+int64_t Tensor::size(int64_t d) const {
+  // wrap_dim accepts 0 and -1 for a 0-d tensor, but it has no size to return.
+  HARNET_CHECK(dim() > 0, "size: dimension ", d, " requested but the tensor is 0-d (shape [])");
+  return shape()[static_cast<size_t>(wrap_dim(d, dim(), "size"))];
+}
 
 bool Tensor::is_contiguous() const {
   const TensorImpl& t = checked();

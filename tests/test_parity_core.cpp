@@ -4,245 +4,23 @@
 // case, an operator name, its options, the input tensors, the outputs and, for a stored random
 // upstream gradient, the gradient of every differentiable input. Each case is its own test
 // (AllCases/ParityCore.MatchesPyTorch/<case name>): it rebuilds the inputs (as non-contiguous views
-// where the case says so), runs the harnet function that kParityOps maps the op name to, compares
+// where the case says so), runs the harnet function that parity_ops() maps the op name to, compares
 // the outputs, calls backward(upstream) on every differentiable output and compares the input
-// gradients. Further tests check that the file loads, that every case names an operator of the
+// gradients (tests/parity_harness.h). Further tests check that the file loads, that every case names an operator of the
 // table, and that every operator of the table has float64 and float32 cases.
-#include <gtest/gtest.h>
-
-#include <cctype>
-#include <cmath>
-#include <fstream>
-#include <functional>
-#include <limits>
-#include <map>
-#include <optional>
-#include <set>
-#include <sstream>
-#include <string>
-#include <vector>
-
-#include <nlohmann/json.hpp>
-
-#include "ops/ops.h"
+#include "tests/parity_harness.h"
 
 namespace harnet {
 namespace {
+using namespace harnet::parity;
 
-using json = nlohmann::json;
-
-const char* const kFixturePath = HARNET_FIXTURE_DIR "/core_ops.json";
-const char* const kRegenerateHint =
-    "regenerate it from the repository root with `/usr/bin/python3 tools/make_core_fixtures.py` "
-    "(needs PyTorch, e.g. Debian's python3-torch)";
-
-// ---------------------------------------------------------------- the fixture file
-
-struct Fixture {
-  json cases = json::array();
-  std::string error;  // why the file is unusable; empty when it loaded
-};
-
-// Parsed once; a missing or malformed file leaves no cases and an error that
-// ParityCoreFixture.FileLoads reports (a failure, not a skip).
 const Fixture& fixture() {
-  static const Fixture loaded = [] {
-    Fixture f;
-    std::ifstream in(kFixturePath);
-    if (!in) {
-      f.error = str_cat("missing fixture file ", kFixturePath, ": ", kRegenerateHint);
-      return f;
-    }
-    try {
-      json doc = json::parse(in);
-      json cases = doc.at("cases");
-      const size_t declared = doc.at("case_count").get<size_t>();
-      if (!cases.is_array() || cases.size() != declared) {
-        f.error = str_cat("fixture file ", kFixturePath, " declares ", declared, " cases but holds ",
-                          cases.size(), " (truncated or edited by hand?): ", kRegenerateHint);
-        return f;
-      }
-      f.cases = std::move(cases);
-    } catch (const std::exception& e) {
-      f.error = str_cat("cannot read fixture file ", kFixturePath, ": ", e.what(), "; ", kRegenerateHint);
-    }
-    return f;
-  }();
+  static const Fixture loaded =
+      load_fixture("core_ops.json",
+                   "regenerate it from the repository root with `/usr/bin/python3 tools/make_core_fixtures.py` "
+                   "(needs PyTorch, e.g. Debian's python3-torch)");
   return loaded;
 }
-
-// JSON has no literal for non-finite numbers: the script writes them as strings.
-double json_double(const json& v) {
-  if (v.is_number()) return v.get<double>();
-  const std::string s = v.get<std::string>();
-  if (s == "inf") return std::numeric_limits<double>::infinity();
-  if (s == "-inf") return -std::numeric_limits<double>::infinity();
-  if (s == "nan") return std::numeric_limits<double>::quiet_NaN();
-  throw Error(str_cat("fixture: unexpected number ", v.dump()));
-}
-
-DType parse_dtype(const std::string& name) {
-  if (name == "float32") return kFloat32;
-  if (name == "float64") return kFloat64;
-  if (name == "int64") return kInt64;
-  if (name == "bool") return kBool;
-  throw Error(str_cat("fixture: unknown dtype \"", name, "\""));
-}
-
-// A contiguous tensor holding the row-major values. Float values are exact: float32 ones are
-// stored as the doubles equal to them, so the conversion loses nothing.
-Tensor tensor_from_json(const json& values, const Shape& shape, DType dtype) {
-  switch (dtype) {
-    case DType::Float32:
-    case DType::Float64: {
-      std::vector<double> v;
-      for (const json& x : values) v.push_back(json_double(x));
-      return from_vector(v, shape, dtype);
-    }
-    case DType::Int64:
-      return from_vector(values.get<std::vector<int64_t>>(), shape, dtype);
-    case DType::Bool:
-      return from_vector(values.get<std::vector<bool>>(), shape, dtype);
-  }
-  throw Error("fixture: unknown dtype");
-}
-
-// The logical tensor t rebuilt as a non-contiguous view, so that operators meet strided inputs:
-//   "transposed": the last two dimensions are swapped in memory;
-//   "strided":    every stride doubled, starting at offset 1 of a larger buffer whose unused
-//                 slots hold a poison value (NaN, or an out-of-range index) that an operator
-//                 ignoring the strides would read.
-Tensor with_layout(const Tensor& t, const std::string& layout) {
-  if (layout == "contiguous") return t;
-  const Shape& shape = t.shape();
-  const size_t n = shape.size();
-  Tensor view;
-  if (layout == "transposed") {
-    HARNET_CHECK(n >= 2, "fixture: layout \"transposed\" needs 2 or more dimensions, got ", shape);
-    Shape memory_shape = shape;
-    std::swap(memory_shape[n - 1], memory_shape[n - 2]);
-    Shape strides = contiguous_strides(memory_shape);
-    std::swap(strides[n - 1], strides[n - 2]);
-    view = empty(memory_shape, t.dtype()).as_strided(shape, strides, 0);
-  } else if (layout == "strided") {
-    Shape strides = contiguous_strides(shape);
-    for (int64_t& s : strides) s *= 2;
-    Tensor buffer = empty({2 * t.numel() + 1}, t.dtype());
-    buffer.fill_(is_floating(t.dtype()) ? std::numeric_limits<double>::quiet_NaN() : -1000003.0);
-    view = buffer.as_strided(shape, strides, 1);
-  } else {
-    throw Error(str_cat("fixture: unknown layout \"", layout, "\""));
-  }
-  view.copy_from(t);
-  return view;
-}
-
-Shape shape_of(const json& spec) { return spec.at("shape").get<Shape>(); }
-DType dtype_of_spec(const json& spec) { return parse_dtype(spec.at("dtype").get<std::string>()); }
-
-// ---------------------------------------------------------------- comparison
-
-// Mixed absolute/relative tolerance: |actual - expected| <= tol * (1 + |expected|), i.e. absolute
-// for values below 1 in magnitude and relative above; tol is 1e-10 for float64 and 1e-4 for
-// float32. NaN matches only NaN and an infinity only the same infinity.
-double tolerance(DType dtype) { return dtype == kFloat64 ? 1e-10 : 1e-4; }
-
-bool within_tolerance(double actual, double expected, double tol) {
-  if (std::isnan(expected)) return std::isnan(actual);
-  if (std::isinf(expected)) return actual == expected;
-  return std::abs(actual - expected) <= tol * (1.0 + std::abs(expected));
-}
-
-// actual against expected values of the given shape and dtype; what names the tensor in messages.
-// tol < 0: the dtype's tolerance; 0: bit-for-bit (up to the sign of zero).
-::testing::AssertionResult matches(const Tensor& actual, const json& expected_values, const Shape& shape, DType dtype,
-                                   const std::string& what, double tol = -1.0) {
-  if (!actual.defined()) return ::testing::AssertionFailure() << what << " is undefined";
-  if (actual.dtype() != dtype)
-    return ::testing::AssertionFailure() << what << ": dtype " << dtype_name(actual.dtype()) << ", PyTorch has "
-                                         << dtype_name(dtype);
-  if (actual.shape() != shape)
-    return ::testing::AssertionFailure() << what << ": shape " << shape_str(actual.shape()) << ", PyTorch has "
-                                         << shape_str(shape);
-  if (tol < 0) tol = tolerance(dtype);
-  std::ostringstream report;
-  report.precision(17);
-  int64_t mismatches = 0;
-  auto mismatch = [&](size_t i, auto got, auto expected) {
-    if (mismatches++ < 5) report << "\n  [" << i << "] harnet " << got << ", PyTorch " << expected;
-  };
-  if (is_floating(dtype)) {
-    const std::vector<double> got = actual.to_vector<double>();
-    for (size_t i = 0; i < got.size(); ++i) {
-      const double expected = json_double(expected_values.at(i));
-      if (!within_tolerance(got[i], expected, tol)) mismatch(i, got[i], expected);
-    }
-  } else if (dtype == kInt64) {
-    const std::vector<int64_t> got = actual.to_vector<int64_t>();
-    for (size_t i = 0; i < got.size(); ++i)
-      if (got[i] != expected_values.at(i).get<int64_t>()) mismatch(i, got[i], expected_values.at(i).get<int64_t>());
-  } else {
-    const std::vector<bool> got = actual.to_vector<bool>();
-    for (size_t i = 0; i < got.size(); ++i)
-      if (got[i] != expected_values.at(i).get<bool>()) mismatch(i, got[i], expected_values.at(i).get<bool>());
-  }
-  if (mismatches == 0) return ::testing::AssertionSuccess();
-  const std::string rule =
-      is_floating(dtype) ? str_cat("tolerance ", tol, " * (1 + |PyTorch|)") : std::string("compared exactly");
-  return ::testing::AssertionFailure() << what << " " << shape_str(shape) << " " << dtype_name(dtype) << ": "
-                                       << mismatches << " of " << actual.numel() << " values differ (" << rule << ")"
-                                       << report.str();
-}
-
-// ---------------------------------------------------------------- the operator table
-
-// A case's options, read by the table's lambdas. Every key the fixture gives must be read, so
-// an option the mapping forgets (or the script misspells) fails the case instead of being
-// silently ignored.
-class Options {
- public:
-  explicit Options(const json& options) : options_(options) {}
-
-  bool has(const std::string& key) const { return options_.contains(key); }
-  int64_t integer(const std::string& key) const { return at(key).get<int64_t>(); }
-  int64_t integer(const std::string& key, int64_t fallback) const { return has(key) ? integer(key) : fallback; }
-  bool boolean(const std::string& key, bool fallback) const { return has(key) ? at(key).get<bool>() : fallback; }
-  double number(const std::string& key) const { return json_double(at(key)); }
-  // A JSON null is an absent bound (clamp).
-  std::optional<double> optional_number(const std::string& key) const {
-    const json& v = at(key);
-    return v.is_null() ? std::nullopt : std::optional<double>(json_double(v));
-  }
-  std::string string(const std::string& key) const { return at(key).get<std::string>(); }
-  std::vector<int64_t> integers(const std::string& key) const { return at(key).get<std::vector<int64_t>>(); }
-  Reduction reduction() const {
-    const std::string r = string("reduction");
-    if (r == "none") return Reduction::None;
-    if (r == "mean") return Reduction::Mean;
-    if (r == "sum") return Reduction::Sum;
-    throw Error(str_cat("fixture: unknown reduction \"", r, "\""));
-  }
-
-  std::vector<std::string> unread() const {
-    std::vector<std::string> keys;
-    for (const auto& [key, value] : options_.items())
-      if (!read_.count(key)) keys.push_back(key);
-    return keys;
-  }
-
- private:
-  const json& at(const std::string& key) const {
-    read_.insert(key);
-    return options_.at(key);
-  }
-  const json& options_;
-  mutable std::set<std::string> read_;
-};
-
-using Inputs = std::vector<Tensor>;
-using ParityOp = std::function<std::vector<Tensor>(const Inputs& in, const Options& o)>;
-
-std::vector<Tensor> one(Tensor t) { return {std::move(t)}; }
 
 // Reductions with an optional "dims" option: absent means the all-dimensions overload.
 template <class All, class Dims>
@@ -429,115 +207,20 @@ const std::map<std::string, ParityOp>& parity_ops() {
 
 class ParityCore : public ::testing::TestWithParam<size_t> {};
 
-TEST_P(ParityCore, MatchesPyTorch) {
-  const json& c = fixture().cases.at(GetParam());
-  const std::string name = c.value("name", "<unnamed case>");
-  const std::string op = c.value("op", "<no op>");
-  auto entry = parity_ops().find(op);
-  ASSERT_NE(entry, parity_ops().end()) << name << ": unknown op \"" << op << "\" (add it to parity_ops())";
-
-  // 1. Inputs, as the case lays them out; the floating ones PyTorch differentiated are leaves
-  //    that require grad.
-  std::vector<Tensor> inputs;
-  try {
-    for (const json& spec : c.at("inputs")) {
-      Tensor t = tensor_from_json(spec.at("values"), shape_of(spec), dtype_of_spec(spec));
-      t = with_layout(t, spec.value("layout", "contiguous"));
-      if (spec.at("requires_grad").get<bool>()) t.set_requires_grad(true);
-      inputs.push_back(t);
-    }
-  } catch (const std::exception& e) {
-    FAIL() << name << ": malformed fixture inputs: " << e.what();
-  }
-
-  // 2. Forward, and every output against PyTorch's.
-  const Options options(c.at("options"));
-  std::vector<Tensor> outputs;
-  try {
-    outputs = entry->second(inputs, options);
-  } catch (const std::exception& e) {
-    FAIL() << name << ": " << op << " threw: " << e.what();
-  }
-  EXPECT_TRUE(options.unread().empty()) << name << ": options not used by the harnet call: "
-                                        << ::testing::PrintToString(options.unread());
-  const json& expected_outputs = c.at("outputs");
-  ASSERT_EQ(outputs.size(), expected_outputs.size()) << name << ": number of outputs";
-  for (size_t k = 0; k < outputs.size(); ++k) {
-    const json& spec = expected_outputs[k];
-    EXPECT_TRUE(matches(outputs[k], spec.at("values"), shape_of(spec), dtype_of_spec(spec),
-                        str_cat(name, ": output ", k)));
-  }
-
-  // 3. Backward: out_k.backward(upstream_k) for every differentiable output; the graph is kept
-  //    until the last one, so the leaves' gradients sum over the outputs as in
-  //    torch.autograd.backward(outputs, upstreams).
-  std::vector<std::pair<Tensor, Tensor>> seeds;
-  for (size_t k = 0; k < outputs.size(); ++k) {
-    const json& spec = expected_outputs[k];
-    if (spec.at("upstream").is_null()) continue;
-    seeds.emplace_back(outputs[k], tensor_from_json(spec.at("upstream"), shape_of(spec), dtype_of_spec(spec)));
-  }
-  try {
-    for (size_t k = 0; k < seeds.size(); ++k)
-      seeds[k].first.backward(seeds[k].second, /*retain_graph=*/k + 1 < seeds.size());
-  } catch (const std::exception& e) {
-    FAIL() << name << ": backward threw: " << e.what();
-  }
-  const json& input_specs = c.at("inputs");
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    const json& spec = input_specs[i];
-    const std::string input_name = spec.value("name", std::to_string(i));
-    if (spec.contains("grad")) {
-      EXPECT_TRUE(matches(inputs[i].grad(), spec.at("grad"), shape_of(spec), dtype_of_spec(spec),
-                          str_cat(name, ": gradient of input '", input_name, "'")));
-    }
-    // Operators must not write into their inputs.
-    EXPECT_TRUE(matches(inputs[i], spec.at("values"), shape_of(spec), dtype_of_spec(spec),
-                        str_cat(name, ": input '", input_name, "' after the op"), /*tol=*/0.0));
-  }
-}
-
-// The test name is the case name ("add/broadcast_row/f64" -> add_broadcast_row_f64).
-std::string case_test_name(const ::testing::TestParamInfo<size_t>& info) {
-  std::string name = fixture().cases.at(info.param).value("name", "case_" + std::to_string(info.param));
-  for (char& ch : name)
-    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-  return name;
-}
+TEST_P(ParityCore, MatchesPyTorch) { run_parity_case(fixture().cases.at(GetParam()), parity_ops()); }
 
 INSTANTIATE_TEST_SUITE_P(AllCases, ParityCore, ::testing::Range<size_t>(0, fixture().cases.size()),
-                         case_test_name);
+                         [](const ::testing::TestParamInfo<size_t>& info) { return case_test_name(fixture(), info.param); });
 // With no fixture there are no instances; FileLoads below fails instead.
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ParityCore);
 
 // ---------------------------------------------------------------- the fixture as a whole
 
-TEST(ParityCoreFixture, FileLoads) {
-  EXPECT_TRUE(fixture().error.empty()) << fixture().error;
-  EXPECT_FALSE(fixture().cases.empty()) << kFixturePath << " has no cases: " << kRegenerateHint;
-}
-
-TEST(ParityCoreFixture, EveryCaseNamesAKnownOpAndAUniqueName) {
-  ASSERT_TRUE(fixture().error.empty()) << fixture().error;
-  std::set<std::string> names;
-  for (const json& c : fixture().cases) {
-    const std::string name = c.value("name", "");
-    EXPECT_TRUE(parity_ops().count(c.value("op", ""))) << name << ": unknown op \"" << c.value("op", "") << "\"";
-    EXPECT_TRUE(names.insert(name).second) << "duplicate case name \"" << name << "\"";
-  }
-}
-
+TEST(ParityCoreFixture, FileLoads) { check_fixture_loads(fixture()); }
+TEST(ParityCoreFixture, EveryCaseNamesAKnownOpAndAUniqueName) { check_cases_name_known_ops(fixture(), parity_ops()); }
 // Deleting an operator's cases from the fixture (or adding an operator to the table without
 // cases) fails here.
-TEST(ParityCoreFixture, EveryOpHasFloat64AndFloat32Cases) {
-  ASSERT_TRUE(fixture().error.empty()) << fixture().error;
-  std::map<std::string, std::set<std::string>> dtypes_by_op;
-  for (const json& c : fixture().cases) dtypes_by_op[c.value("op", "")].insert(c.value("dtype", ""));
-  for (const auto& [op, fn] : parity_ops()) {
-    EXPECT_TRUE(dtypes_by_op[op].count("float64")) << "no float64 case for op \"" << op << "\"; " << kRegenerateHint;
-    EXPECT_TRUE(dtypes_by_op[op].count("float32")) << "no float32 case for op \"" << op << "\"; " << kRegenerateHint;
-  }
-}
+TEST(ParityCoreFixture, EveryOpHasFloat64AndFloat32Cases) { check_every_op_has_cases(fixture(), parity_ops()); }
 
 }  // namespace
 }  // namespace harnet

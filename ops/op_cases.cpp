@@ -12,6 +12,10 @@ const std::vector<OpCase>& op_cases() {
     add_reduce_cases(all);
     add_softmax_loss_cases(all);
     add_linalg_cases(all);
+    add_conv_cases(all);
+    add_pool_norm_cases(all);
+    add_recurrent_cases(all);
+    add_attention_cases(all);
     return all;
   }();
   return cases;

@@ -34,6 +34,10 @@ void add_shape_cases(std::vector<OpCase>& cases);
 void add_reduce_cases(std::vector<OpCase>& cases);
 void add_softmax_loss_cases(std::vector<OpCase>& cases);
 void add_linalg_cases(std::vector<OpCase>& cases);
+void add_conv_cases(std::vector<OpCase>& cases);
+void add_pool_norm_cases(std::vector<OpCase>& cases);
+void add_recurrent_cases(std::vector<OpCase>& cases);
+void add_attention_cases(std::vector<OpCase>& cases);
 
 struct OpCaseResult {
   const OpCase* op_case;

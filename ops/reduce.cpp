@@ -461,7 +461,7 @@ Tensor var(const Tensor& x, const std::vector<int64_t>& dims, int64_t correction
     return std::vector<Tensor>{from_block(grad_block, plan)};
   });
 }
-Tensor var(const Tensor& x, int64_t correction) { return var(x, {}, correction, false); }
+Tensor var(const Tensor& x) { return var(x, {}, 1, false); }
 
 Tensor max(const Tensor& x) { return extremum<true>(x, {}, false); }
 Tensor max(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) { return extremum<true>(x, dims, keepdim); }

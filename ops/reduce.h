@@ -16,7 +16,9 @@ Tensor mean(const Tensor& x);
 Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim = false);
 // correction 1 is the unbiased estimator (torch.var's default), 0 the population variance.
 Tensor var(const Tensor& x, const std::vector<int64_t>& dims, int64_t correction = 1, bool keepdim = false);
-Tensor var(const Tensor& x, int64_t correction = 1);
+// Over all dimensions, unbiased; var(x, {}, correction) chooses the correction. (No
+// var(x, correction) overload: var(x, {1}) must mean "over dim 1".)
+Tensor var(const Tensor& x);
 // Largest / smallest values (torch.amax / amin); the gradient is shared evenly among ties.
 Tensor max(const Tensor& x);
 Tensor max(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim = false);

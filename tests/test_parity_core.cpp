@@ -167,7 +167,7 @@ const std::map<std::string, ParityOp>& parity_ops() {
                             [](const Tensor& x, const std::vector<int64_t>& d, bool k) { return min(x, d, k); })},
       {"var",
        [](const Inputs& in, const Options& o) {
-         if (!o.has("dims")) return one(var(in.at(0), o.integer("correction")));
+         if (!o.has("dims")) return one(var(in.at(0), {}, o.integer("correction")));
          return one(var(in.at(0), o.integers("dims"), o.integer("correction"), o.boolean("keepdim", false)));
        }},
       // outputs (values, int64 indices)

@@ -17,7 +17,7 @@
 namespace harnet {
 namespace {
 
-// var(x, {1}) would pick the var(x, correction) overload: dims are spelled Dims{...}.
+// Shorthand for a list of dimensions.
 using Dims = std::vector<int64_t>;
 
 constexpr DType kFloatTypes[] = {kFloat32, kFloat64};
@@ -104,7 +104,7 @@ TEST(Reduce, MeanAndVarHandComputed) {
     const Tensor v = tensor({1, 2, 3, 4}, dt);
     expect_values(mean(v), {}, {2.5}, tol);
     expect_values(var(v), {}, {5.0 / 3.0}, tol);
-    expect_values(var(v, 0), {}, {1.25}, tol);
+    expect_values(var(v, {}, 0), {}, {1.25}, tol);
     const Tensor m = from_vector<double>({1, 2, 3, 5}, {2, 2}, dt);
     expect_values(var(m, Dims{1}), {2}, {0.5, 2.0}, tol);
     expect_values(var(m, {0}, 0, true), {1, 2}, {1.0, 2.25}, tol);
@@ -114,7 +114,7 @@ TEST(Reduce, MeanAndVarHandComputed) {
 TEST(Reduce, TooFewElementsFollowPyTorch) {
   // One element with correction 1: 0 / 0. Two elements with correction 3: positive / 0.
   EXPECT_TRUE(std::isnan(var(tensor({3.0}, kFloat64)).item()));
-  EXPECT_TRUE(std::isinf(var(tensor({1.0, 2.0}, kFloat64), 3).item()));
+  EXPECT_TRUE(std::isinf(var(tensor({1.0, 2.0}, kFloat64), {}, 3).item()));
   // Empty: sums are 0, means and variances nan.
   const Tensor empty_rows = zeros({0, 3}, kFloat32);
   EXPECT_EQ(sum(empty_rows).item(), 0.0);
@@ -286,6 +286,19 @@ TEST(Reduce, BitIdenticalForAnyThreadCount) {
   double reference = 0.0;
   for (float v : wide.to_vector<float>()) reference += v;
   EXPECT_NEAR(serial[0][0], reference, 1e-6 * std::max(1.0, std::fabs(reference)) + 1e-3);
+}
+
+}  // namespace
+}  // namespace harnet
+
+namespace harnet {
+namespace {
+
+TEST(Reduce, VarWithABracedDimListReducesThatDim) {
+  // var(x, {1}) once meant "correction 1 over all dims"; it must mean "over dim 1".
+  Tensor m = from_vector(std::vector<double>{1, 2, 3, 6}, {2, 2}, kFloat64);
+  EXPECT_EQ(var(m, {1}).shape(), (Shape{2}));
+  EXPECT_EQ(var(m, {1}).to_vector<double>(), (std::vector<double>{0.5, 4.5}));
 }
 
 }  // namespace

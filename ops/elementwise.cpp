@@ -11,6 +11,7 @@
 
 #include "autograd/autograd.h"
 #include "ops/broadcast.h"
+#include "ops/vec_math.h"
 
 namespace harnet {
 
@@ -313,7 +314,7 @@ Tensor neg(const Tensor& x) {
 
 // d exp(x) = exp(x)
 Tensor exp(const Tensor& x) {
-  Tensor out = map_floating("exp", [](auto v) { return std::exp(v); }, x);
+  Tensor out = map_floating("exp", [](auto v) { return vecmath::exp_of(v); }, x);
   const Tensor y = out.detach();
   return record_op("exp", {x}, out, [y](const Tensor& g, const std::vector<bool>&) {
     return std::vector<Tensor>{grad_map(g, y, [](auto gv, auto yv) { return gv * yv; })};
@@ -343,14 +344,14 @@ Tensor abs(const Tensor& x) {
   return record_op("abs", {x}, out, [x](const Tensor& g, const std::vector<bool>&) {
     return std::vector<Tensor>{grad_map(g, x, [](auto gv, auto v) {
       using T = decltype(v);
-      return v > T(0) ? gv : (v < T(0) ? -gv : T(0));
+      return gv * (T(v > T(0)) - T(v < T(0)));  // arithmetic, not branches: vectorises
     })};
   });
 }
 
 // d tanh(x) = 1 - tanh(x)^2
 Tensor tanh(const Tensor& x) {
-  Tensor out = map_floating("tanh", [](auto v) { return std::tanh(v); }, x);
+  Tensor out = map_floating("tanh", [](auto v) { return vecmath::tanh_of(v); }, x);
   const Tensor y = out.detach();
   return record_op("tanh", {x}, out, [y](const Tensor& g, const std::vector<bool>&) {
     return std::vector<Tensor>{grad_map(g, y, [](auto gv, auto yv) { return gv * (decltype(yv)(1) - yv * yv); })};
@@ -359,10 +360,7 @@ Tensor tanh(const Tensor& x) {
 
 // sigmoid(x) = 1 / (1 + exp(-x)); d sigmoid = (1 - y) y
 Tensor sigmoid(const Tensor& x) {
-  Tensor out = map_floating("sigmoid", [](auto v) {
-    using T = decltype(v);
-    return T(1) / (T(1) + std::exp(-v));
-  }, x);
+  Tensor out = map_floating("sigmoid", [](auto v) { return vecmath::sigmoid_of(v); }, x);
   const Tensor y = out.detach();
   return record_op("sigmoid", {x}, out, [y](const Tensor& g, const std::vector<bool>&) {
     return std::vector<Tensor>{grad_map(g, y, [](auto gv, auto yv) { return gv * (decltype(yv)(1) - yv) * yv; })};
@@ -373,26 +371,26 @@ Tensor sigmoid(const Tensor& x) {
 Tensor relu(const Tensor& x) {
   Tensor out = map_floating("relu", [](auto v) {
     using T = decltype(v);
-    return (v > T(0) || std::isnan(v)) ? v : T(0);
+    return vecmath::select(v < T(0), T(0), v);  // NaN is not < 0: it passes through
   }, x);
   const Tensor y = out.detach();
   return record_op("relu", {x}, out, [y](const Tensor& g, const std::vector<bool>&) {
     return std::vector<Tensor>{grad_map(g, y, [](auto gv, auto yv) {
       using T = decltype(yv);
-      return yv <= T(0) ? T(0) : gv;
+      return vecmath::select(yv <= T(0), T(0), gv);
     })};
   });
 }
 
 namespace {
-constexpr double kSqrtHalf = M_SQRT1_2;
 constexpr double kInvSqrt2Pi = M_2_SQRTPI * M_SQRT1_2 * 0.5;  // phi(0) = 1 / sqrt(2 pi)
 constexpr double kBeta = M_SQRT2 * M_2_SQRTPI * 0.5;         // sqrt(2 / pi)
 constexpr double kKappa = 0.044715;
 }  // namespace
 
-// PyTorch's GELU formulas (aten/src/ATen/native/cpu/Activation.cpp):
+// PyTorch's GELU formulas:
 //   exact: x * Phi(x), Phi(x) = (1 + erf(x / sqrt 2)) / 2;  d = Phi(x) + x * phi(x)
+//          (float32 evaluates Phi without the cancellation of 1 + erf for x < 0)
 //   tanh:  x/2 * (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3);
 //          d = (1 + tanh u)/2 + x/2 (1 - tanh^2 u) sqrt(2/pi) (1 + 3 * 0.044715 x^2)
 Tensor gelu(const Tensor& x, const std::string& approximate) {
@@ -404,13 +402,10 @@ Tensor gelu(const Tensor& x, const std::string& approximate) {
     out = map_floating("gelu", [](auto v) {
       using T = decltype(v);
       const T inner = T(kBeta) * (v + T(kKappa) * v * v * v);
-      return T(0.5) * v * (T(1) + std::tanh(inner));
+      return T(0.5) * v * (T(1) + vecmath::tanh_of(inner));
     }, x);
   } else {
-    out = map_floating("gelu", [](auto v) {
-      using T = decltype(v);
-      return v * T(0.5) * (T(1) + std::erf(v * T(kSqrtHalf)));
-    }, x);
+    out = map_floating("gelu", [](auto v) { return v * vecmath::normal_cdf_of(v); }, x);
   }
   return record_op("gelu", {x}, out, [x, use_tanh](const Tensor& g, const std::vector<bool>&) {
     if (use_tanh) {
@@ -418,7 +413,7 @@ Tensor gelu(const Tensor& x, const std::string& approximate) {
         using T = decltype(v);
         const T v2 = v * v;
         const T inner = T(kBeta) * (v + T(kKappa) * v2 * v);
-        const T t = std::tanh(inner);
+        const T t = vecmath::tanh_of(inner);
         const T left = T(0.5) * v;
         const T right = T(1) + t;
         const T left_derivative = T(0.5) * right;
@@ -428,8 +423,8 @@ Tensor gelu(const Tensor& x, const std::string& approximate) {
     }
     return std::vector<Tensor>{grad_map(g, x, [](auto gv, auto v) {
       using T = decltype(v);
-      const T cdf = T(0.5) * (T(1) + std::erf(v * T(kSqrtHalf)));
-      const T pdf = T(kInvSqrt2Pi) * std::exp(T(-0.5) * v * v);
+      const T cdf = vecmath::normal_cdf_of(v);
+      const T pdf = T(kInvSqrt2Pi) * vecmath::exp_of(T(-0.5) * v * v);
       return gv * (cdf + v * pdf);
     })};
   });
@@ -446,13 +441,13 @@ Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> m
   Tensor out = map_floating("clamp", [lo, hi, nan_bound](auto v) {
     using T = decltype(v);
     if (nan_bound) return std::numeric_limits<T>::quiet_NaN();  // a NaN bound gives NaN, as in PyTorch
-    const T below = v < T(lo) ? T(lo) : v;
-    return below > T(hi) ? T(hi) : below;
+    const T below = vecmath::select(v < T(lo), T(lo), v);
+    return vecmath::select(below > T(hi), T(hi), below);
   }, x);
   return record_op("clamp", {x}, out, [x, lo, hi](const Tensor& g, const std::vector<bool>&) {
     return std::vector<Tensor>{grad_map(g, x, [lo, hi](auto gv, auto v) {
       using T = decltype(v);
-      return (v >= T(lo) && v <= T(hi)) ? gv : T(0);
+      return vecmath::select((v >= T(lo)) & (v <= T(hi)), gv, T(0));
     })};
   });
 }
@@ -476,7 +471,8 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
                " cannot be broadcast");
   Tensor out = dispatch_floating(a.dtype(), "where", [&](auto tag) {
     using T = decltype(tag);
-    return map_broadcast<T, bool, T, T>(shape, [](bool c, T x, T y) { return c ? x : y; }, cond, a, b);
+    return map_broadcast<T, bool, T, T>(shape, [](bool c, T x, T y) { return vecmath::select(c, x, y); }, cond, a,
+                                        b);
   });
   return record_op("where", {a, b}, out, [cond, shape, sa = a.shape(), sb = b.shape()](
                                              const Tensor& g, const std::vector<bool>& need) {

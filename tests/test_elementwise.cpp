@@ -12,6 +12,7 @@
 #include "autograd/generator.h"
 #include "autograd/parallel.h"
 #include "ops/elementwise.h"
+#include "ops/vec_math.h"
 
 namespace harnet {
 namespace {
@@ -475,10 +476,92 @@ TEST(Elementwise, ParallelPathsMatchASerialLoop) {
       const int64_t k = i * 257 + j;
       ASSERT_EQ(sum.data<float>()[k], pa[k] + pb[j]);
       ASSERT_EQ(prod.data<float>()[k], pa[k] * pc[i]);
-      ASSERT_EQ(e.data<float>()[k], std::exp(pa[k]));
+      ASSERT_NEAR(e.data<float>()[k], std::exp(pa[k]), 3e-7f * std::exp(pa[k]));
       ASSERT_EQ(strided.data<float>()[k], atv[static_cast<size_t>(k)] - pa[k]);
     }
   }
+}
+
+// ---------------------------------------------------------------- float32 math
+
+// Distance in units in the last place of float between a float result and a double
+// reference (the reference rounded to float counts as 0 ulp away).
+double ulp_error(float got, double reference) {
+  const float rounded = static_cast<float>(reference);
+  if (got == rounded) return 0.0;
+  if (std::isinf(rounded) || std::isnan(got)) return std::numeric_limits<double>::infinity();
+  const double ulp = std::max<double>(std::nextafter(std::fabs(rounded), INFINITY) - std::fabs(rounded),
+                                      std::numeric_limits<float>::denorm_min());
+  return std::fabs(static_cast<double>(got) - reference) / ulp;
+}
+
+// max ulp error of f against reference over `count` points evenly spaced in [low, high].
+template <class F, class R>
+double max_ulp_error(F f, R reference, double low, double high, int count, double* worst_x = nullptr) {
+  double worst = 0.0;
+  for (int i = 0; i <= count; ++i) {
+    const float x = static_cast<float>(low + (high - low) * i / count);
+    const double e = ulp_error(f(x), reference(static_cast<double>(x)));
+    if (e > worst) {
+      worst = e;
+      if (worst_x) *worst_x = x;
+    }
+  }
+  return worst;
+}
+
+TEST(Elementwise, VectorisedFloatMathIsAccurate) {
+  double at = 0;
+  auto phi = [](double x) { return 0.5 * std::erfc(-x / std::sqrt(2.0)); };
+  EXPECT_LE(max_ulp_error(vecmath::exp, [](double x) { return std::exp(x); }, -103, 88.7, 400000, &at), 2.0) << at;
+  EXPECT_LE(max_ulp_error(vecmath::exp, [](double x) { return std::exp(x); }, -1, 1, 100000, &at), 1.0) << at;
+  EXPECT_LE(max_ulp_error(vecmath::tanh, [](double x) { return std::tanh(x); }, -12, 12, 400000, &at), 3.0) << at;
+  EXPECT_LE(max_ulp_error(vecmath::tanh, [](double x) { return std::tanh(x); }, -1e-3, 1e-3, 10000, &at), 2.0) << at;
+  EXPECT_LE(max_ulp_error(vecmath::sigmoid, [](double x) { return 1 / (1 + std::exp(-x)); }, -80, 80, 400000, &at),
+            3.0) << at;
+  EXPECT_LE(max_ulp_error(vecmath::normal_cdf, phi, -13, 13, 400000, &at), 10.0) << at;
+  EXPECT_LE(max_ulp_error(vecmath::normal_cdf, phi, -3, 3, 100000, &at), 6.0) << at;
+  // Special values.
+  const float inf = std::numeric_limits<float>::infinity();
+  EXPECT_EQ(vecmath::exp(inf), inf);
+  EXPECT_EQ(vecmath::exp(-inf), 0.0f);
+  EXPECT_EQ(vecmath::exp(0.0f), 1.0f);
+  EXPECT_EQ(vecmath::exp(89.0f), inf);
+  EXPECT_GT(vecmath::exp(-100.0f), 0.0f);  // subnormal, not flushed
+  EXPECT_TRUE(std::isnan(vecmath::exp(std::nanf(""))));
+  EXPECT_EQ(vecmath::tanh(inf), 1.0f);
+  EXPECT_EQ(vecmath::tanh(-inf), -1.0f);
+  EXPECT_EQ(vecmath::tanh(0.0f), 0.0f);
+  EXPECT_TRUE(std::isnan(vecmath::tanh(std::nanf(""))));
+  EXPECT_EQ(vecmath::sigmoid(-inf), 0.0f);
+  EXPECT_EQ(vecmath::sigmoid(inf), 1.0f);
+  EXPECT_EQ(vecmath::normal_cdf(inf), 1.0f);
+  EXPECT_EQ(vecmath::normal_cdf(-inf), 0.0f);
+  EXPECT_EQ(vecmath::normal_cdf(0.0f), 0.5f);
+  EXPECT_TRUE(std::isnan(vecmath::normal_cdf(std::nanf(""))));
+}
+
+// The float32 operators use the vectorised functions; float64 the C library.
+TEST(Elementwise, Float32TranscendentalsAgreeWithFloat64) {
+  Generator gen(5);
+  Tensor x64 = randn({1000}, gen, kFloat64, 0.0, 4.0);
+  Tensor x32 = x64.cast(kFloat32);
+  auto check = [&](const char* name, const Tensor& f32, const Tensor& f64, double rel) {
+    Doubles a = values(f32), b = values(f64);
+    for (size_t i = 0; i < a.size(); ++i)
+      ASSERT_NEAR(a[i], b[i], rel * std::fabs(b[i]) + 1e-30) << name << " at x = " << values(x32)[i];
+  };
+  Tensor xr64 = x32.cast(kFloat64);  // the same inputs, exactly
+  check("exp", exp(x32), exp(xr64), 3e-7);
+  check("tanh", tanh(x32), tanh(xr64), 3e-7);
+  check("sigmoid", sigmoid(x32), sigmoid(xr64), 3e-7);
+  check("gelu", gelu(x32), gelu(xr64), 1e-6);
+  // gelu's gradient in float32 against float64.
+  Tensor a = x32.detach().set_requires_grad(true), b = xr64.detach().set_requires_grad(true);
+  gelu(a).backward(ones({1000}, kFloat32));
+  gelu(b).backward(ones({1000}, kFloat64));
+  Doubles ga = values(a.grad()), gb = values(b.grad());
+  for (size_t i = 0; i < ga.size(); ++i) ASSERT_NEAR(ga[i], gb[i], 1e-6 * (1 + std::fabs(gb[i])));
 }
 
 // ---------------------------------------------------------------- errors and modes

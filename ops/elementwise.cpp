@@ -323,7 +323,7 @@ Tensor exp(const Tensor& x) {
 
 // d log(x) = 1 / x
 Tensor log(const Tensor& x) {
-  Tensor out = map_floating("log", [](auto v) { return std::log(v); }, x);
+  Tensor out = map_floating("log", [](auto v) { return vecmath::log_of(v); }, x);
   return record_op("log", {x}, out, [x](const Tensor& g, const std::vector<bool>&) {
     return std::vector<Tensor>{grad_map(g, x, [](auto gv, auto v) { return gv / v; })};
   });

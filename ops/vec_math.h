@@ -14,6 +14,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <type_traits>
 
 namespace harnet::vecmath {
@@ -69,6 +70,38 @@ inline float exp(float x) {
   const int32_t ni = static_cast<int32_t>(n);
   const int32_t half = ni >> 1;
   return (p * exp2_int(half)) * exp2_int(ni - half);
+}
+
+// ln x. x = 2^k m with m in [sqrt(1/2), sqrt(2)); ln m = 2 atanh(s), s = (m - 1) / (m + 1),
+// |s| <= 0.1716, by its Taylor series 2 s (1 + s^2/3 + ... + s^10/11) (truncation < 3e-9
+// relative); ln x = k ln2 + ln m. Subnormals are scaled into the normal range first;
+// ln 0 = -inf, ln of a negative number or NaN is NaN, ln inf = inf.
+inline float log(float x) {
+  using namespace detail;
+  const bool subnormal = x < 0x1p-126f;  // also true for 0 and negatives, replaced at the end
+  const float scaled = select(subnormal, x * 0x1p23f, x);
+  const int32_t bits = std::bit_cast<int32_t>(scaled);
+  int32_t k = ((bits >> 23) & 0xff) - 127 - 23 * static_cast<int32_t>(subnormal);
+  float m = std::bit_cast<float>((bits & 0x007fffff) | 0x3f800000);  // [1, 2)
+  const bool upper = m > 1.41421356f;
+  m = select(upper, 0.5f * m, m);
+  k += static_cast<int32_t>(upper);
+  const float f = m - 1.0f;  // exact
+  const float s = f / (2.0f + f);
+  const float s2 = s * s;
+  float p = 1.0f / 11;
+  p = std::fma(p, s2, 1.0f / 9);
+  p = std::fma(p, s2, 1.0f / 7);
+  p = std::fma(p, s2, 1.0f / 5);
+  p = std::fma(p, s2, 1.0f / 3);
+  const float two_s = s + s;
+  const float log_m = std::fma(two_s * s2, p, two_s);
+  const float kf = static_cast<float>(k);
+  float result = std::fma(kf, kLn2Hi, std::fma(kf, kLn2Lo, log_m));
+  constexpr float kInf = std::numeric_limits<float>::infinity();
+  result = select(x == kInf, kInf, result);
+  result = select(x == 0.0f, -kInf, result);
+  return select(x >= 0.0f, result, std::numeric_limits<float>::quiet_NaN());  // false for NaN too
 }
 
 // e^x - 1 for x in [0, 20] (what tanh needs), accurate also near 0: x = n ln2 + r,
@@ -160,6 +193,11 @@ template <class T>
 T exp_of(T x) {
   if constexpr (sizeof(T) == 4) return vecmath::exp(x);
   else return std::exp(x);
+}
+template <class T>
+T log_of(T x) {
+  if constexpr (sizeof(T) == 4) return vecmath::log(x);
+  else return std::log(x);
 }
 template <class T>
 T tanh_of(T x) {

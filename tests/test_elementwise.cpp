@@ -515,6 +515,9 @@ TEST(Elementwise, VectorisedFloatMathIsAccurate) {
   auto phi = [](double x) { return 0.5 * std::erfc(-x / std::sqrt(2.0)); };
   EXPECT_LE(max_ulp_error(vecmath::exp, [](double x) { return std::exp(x); }, -103, 88.7, 400000, &at), 2.0) << at;
   EXPECT_LE(max_ulp_error(vecmath::exp, [](double x) { return std::exp(x); }, -1, 1, 100000, &at), 1.0) << at;
+  EXPECT_LE(max_ulp_error(vecmath::log, [](double x) { return std::log(x); }, 1e-6, 1e6, 400000, &at), 2.0) << at;
+  EXPECT_LE(max_ulp_error(vecmath::log, [](double x) { return std::log(x); }, 0.5, 2, 400000, &at), 2.0) << at;
+  EXPECT_LE(max_ulp_error(vecmath::log, [](double x) { return std::log(x); }, 1e-44, 1e-37, 400000, &at), 2.0) << at;
   EXPECT_LE(max_ulp_error(vecmath::tanh, [](double x) { return std::tanh(x); }, -12, 12, 400000, &at), 3.0) << at;
   EXPECT_LE(max_ulp_error(vecmath::tanh, [](double x) { return std::tanh(x); }, -1e-3, 1e-3, 10000, &at), 2.0) << at;
   EXPECT_LE(max_ulp_error(vecmath::sigmoid, [](double x) { return 1 / (1 + std::exp(-x)); }, -80, 80, 400000, &at),
@@ -529,6 +532,13 @@ TEST(Elementwise, VectorisedFloatMathIsAccurate) {
   EXPECT_EQ(vecmath::exp(89.0f), inf);
   EXPECT_GT(vecmath::exp(-100.0f), 0.0f);  // subnormal, not flushed
   EXPECT_TRUE(std::isnan(vecmath::exp(std::nanf(""))));
+  EXPECT_EQ(vecmath::log(1.0f), 0.0f);
+  EXPECT_EQ(vecmath::log(0.0f), -inf);
+  EXPECT_EQ(vecmath::log(inf), inf);
+  EXPECT_TRUE(std::isnan(vecmath::log(-1.0f)));
+  EXPECT_TRUE(std::isnan(vecmath::log(-inf)));
+  EXPECT_TRUE(std::isnan(vecmath::log(std::nanf(""))));
+  EXPECT_NEAR(vecmath::log(std::numeric_limits<float>::denorm_min()), std::log(1.4012984643e-45), 1e-5);
   EXPECT_EQ(vecmath::tanh(inf), 1.0f);
   EXPECT_EQ(vecmath::tanh(-inf), -1.0f);
   EXPECT_EQ(vecmath::tanh(0.0f), 0.0f);
@@ -554,6 +564,7 @@ TEST(Elementwise, Float32TranscendentalsAgreeWithFloat64) {
   Tensor xr64 = x32.cast(kFloat64);  // the same inputs, exactly
   check("exp", exp(x32), exp(xr64), 3e-7);
   check("tanh", tanh(x32), tanh(xr64), 3e-7);
+  check("log", log(abs(x32)), log(abs(xr64)), 3e-7);
   check("sigmoid", sigmoid(x32), sigmoid(xr64), 3e-7);
   check("gelu", gelu(x32), gelu(xr64), 1e-6);
   // gelu's gradient in float32 against float64.

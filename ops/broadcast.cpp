@@ -127,19 +127,27 @@ void sum_inner_reduced(const T* x, T* out, const ReductionDims& dims) {
 
 // dst[o - o_begin] += x[...] for the outputs [o_begin, o_end) and the reduced positions
 // [r_begin, r_end), in row-major order of the reduced positions. The innermost dimension
-// is kept, so each step adds a contiguous run of x to a contiguous run of dst.
+// is kept, so each step adds contiguous runs of x to contiguous runs of dst; the runs of
+// the output range are listed once, not re-derived for every reduced position.
 template <class T>
 void accumulate_rows(const T* x, T* dst, const ReductionDims& dims, int64_t o_begin, int64_t o_end, int64_t r_begin,
                      int64_t r_end) {
+  struct Run {
+    int64_t dst_offset, x_offset, length;
+  };
+  std::vector<Run> runs;
+  for_each_run(dims.kept, o_begin, o_end, [&](int64_t n, const std::array<int64_t, 2>& off) {
+    runs.push_back({off[0] - o_begin, off[1], n});
+  });
   const int64_t r_step = dims.reduced.strides[0].empty() ? 0 : dims.reduced.strides[0].back();
   for_each_run(dims.reduced, r_begin, r_end, [&](int64_t m, const std::array<int64_t, 1>& roff) {
     for (int64_t j = 0; j < m; ++j) {
       const T* xr = x + roff[0] + j * r_step;
-      for_each_run(dims.kept, o_begin, o_end, [&](int64_t n, const std::array<int64_t, 2>& off) {
-        T* d = dst + (off[0] - o_begin);
-        const T* s = xr + off[1];
-        for (int64_t i = 0; i < n; ++i) d[i] += s[i];
-      });
+      for (const Run& run : runs) {
+        T* d = dst + run.dst_offset;
+        const T* s = xr + run.x_offset;
+        for (int64_t i = 0; i < run.length; ++i) d[i] += s[i];
+      }
     }
   });
 }

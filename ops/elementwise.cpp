@@ -94,7 +94,8 @@ Tensor sum_to(const Tensor& grad, const Shape& shape) {
   HARNET_CHECK(shape.size() <= grad.shape().size() && try_broadcast(grad.shape(), shape, broadcast) &&
                    broadcast == grad.shape(),
                "sum_to: shape ", shape, " does not broadcast to the gradient's shape ", grad.shape());
-  dispatch_floating(grad.dtype(), "sum_to", [](auto) {});
+  HARNET_CHECK(is_floating(grad.dtype()), "sum_to: expected a floating tensor (float32 or float64), got ",
+               dtype_name(grad.dtype()), " of shape ", grad.shape());
   if (grad.shape() == shape) return grad;
   Tensor out = sum_to_kernel(grad, shape);
   return record_op("sum_to", {grad}, out, [grad_shape = grad.shape()](const Tensor& g, const std::vector<bool>&) {

@@ -11,6 +11,7 @@
 #include "autograd/autograd.h"
 #include "autograd/generator.h"
 #include "autograd/parallel.h"
+#include "ops/broadcast.h"
 #include "ops/elementwise.h"
 #include "ops/vec_math.h"
 
@@ -118,6 +119,31 @@ TEST(Elementwise, StridedInputsAreReadThroughTheirStrides) {
   Tensor even = x.as_strided({3}, {2}, 0), odd = x.as_strided({3}, {2}, 1);
   EXPECT_EQ(values(mul(even, odd)), (Doubles{0, 6, 20}));
   EXPECT_EQ(values(lt(even, odd)), (Doubles{1, 1, 1}));
+}
+
+// The loop machinery: size-1 dimensions dropped, neighbours merged where every operand
+// allows it, broadcast dimensions read with stride 0.
+TEST(Elementwise, LoopGeometryMergesAndDropsDimensions) {
+  // Same-shape contiguous operands: one flat run.
+  auto flat = make_loop_geometry<2>({2, 3, 4}, {Shape{12, 4, 1}, Shape{12, 4, 1}});
+  EXPECT_EQ(flat.sizes, (Shape{24}));
+  EXPECT_EQ(flat.strides[1], (Shape{1}));
+  // A bias [4] against [2, 3, 4]: the two outer dimensions merge, the bias repeats.
+  Tensor bias = zeros({4}, kFloat32);
+  auto biased = make_loop_geometry<2>({2, 3, 4}, {contiguous_strides({2, 3, 4}), broadcast_strides(bias, {2, 3, 4})});
+  EXPECT_EQ(biased.sizes, (Shape{6, 4}));
+  EXPECT_EQ(biased.strides[1], (Shape{0, 1}));
+  // A per-row scale [3, 1] against [3, 5], with a size-1 leading dimension in the loop.
+  Tensor scale = zeros({3, 1}, kFloat32);
+  auto rows = make_loop_geometry<2>({1, 3, 5}, {contiguous_strides({1, 3, 5}), broadcast_strides(scale, {1, 3, 5})});
+  EXPECT_EQ(rows.sizes, (Shape{3, 5}));
+  EXPECT_EQ(rows.strides[1], (Shape{1, 0}));
+  // Runs cut at the end of the innermost dimension, starting mid-row.
+  std::vector<std::pair<int64_t, int64_t>> runs;
+  for_each_run(biased, 2, 11, [&](int64_t n, const std::array<int64_t, 2>& off) { runs.push_back({n, off[1]}); });
+  EXPECT_EQ(runs, (std::vector<std::pair<int64_t, int64_t>>{{2, 2}, {4, 0}, {3, 0}}));
+  // broadcast_copy materialises the broadcast.
+  EXPECT_EQ(values(broadcast_copy(make({1, 2}, {2, 1}), {2, 3})), (Doubles{1, 1, 1, 2, 2, 2}));
 }
 
 // ---------------------------------------------------------------- arithmetic

@@ -48,16 +48,21 @@ T parallel_reduce(int64_t begin, int64_t end, int64_t grain, T identity, ChunkFn
   if (grain < 1) grain = 1;
   const int64_t chunks = (end - begin + grain - 1) / grain;
   if (chunks == 1) return combine(identity, chunk_fn(begin, end));
-  std::vector<T> partials(static_cast<size_t>(chunks), identity);
+  // One slot per chunk, wrapped so that T = bool does not become the bit-packed
+  // std::vector<bool>, whose neighbouring elements cannot be written from two threads.
+  struct Slot {
+    T value;
+  };
+  std::vector<Slot> partials(static_cast<size_t>(chunks), Slot{identity});
   parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
       int64_t b = begin + c * grain;
       int64_t e = b + grain < end ? b + grain : end;
-      partials[static_cast<size_t>(c)] = chunk_fn(b, e);
+      partials[static_cast<size_t>(c)].value = chunk_fn(b, e);
     }
   });
   T acc = identity;
-  for (const T& p : partials) acc = combine(acc, p);
+  for (const Slot& p : partials) acc = combine(acc, p.value);
   return acc;
 }
 

@@ -21,7 +21,9 @@ Tensor add(const Tensor& a, const Tensor& b);
 Tensor sub(const Tensor& a, const Tensor& b);
 Tensor mul(const Tensor& a, const Tensor& b);
 Tensor div(const Tensor& a, const Tensor& b);
-Tensor pow(const Tensor& base, const Tensor& exponent);  // base > 0 where exponent's grad is needed
+// pow's gradient w.r.t. the exponent is out * log(base): NaN for base < 0, and 0 where
+// base == 0 and exponent >= 0 (PyTorch's convention). w.r.t. base: 0 where exponent == 0.
+Tensor pow(const Tensor& base, const Tensor& exponent);
 Tensor add(const Tensor& a, double b);
 Tensor sub(const Tensor& a, double b);
 Tensor mul(const Tensor& a, double b);

@@ -9,6 +9,7 @@ namespace {
 void usage(std::ostream& os) {
   os << "usage: harnet <command> [options]\n\n"
         "commands:\n"
+        "  train       train a model (see harnet train --help)\n"
         "  gradcheck   check every operator's gradient in float64\n";
 }
 
@@ -21,6 +22,7 @@ int main(int argc, char** argv) {
   }
   const std::string command = argv[1];
   std::vector<std::string> args(argv + 2, argv + argc);
+  if (command == "train") return harnet::run_command(command, [&] { return harnet::train_command(args); });
   if (command == "gradcheck") return harnet::run_command(command, [&] { return harnet::gradcheck_command(args); });
   std::cerr << "harnet: unknown command '" << command << "'\n";
   usage(std::cerr);

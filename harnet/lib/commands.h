@@ -11,6 +11,8 @@ namespace harnet {
 
 // harnet gradcheck [--op NAME] [--seed N] [--list]
 int gradcheck_command(const std::vector<std::string>& args);
+// harnet train [options]: see command_train.cpp
+int train_command(const std::vector<std::string>& args);
 
 // Runs fn, printing "harnet <name>: error: <message>" and returning 1 on an exception.
 int run_command(const std::string& name, const std::function<int()>& fn);

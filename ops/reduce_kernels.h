@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "autograd/parallel.h"
+#include "ops/vec_math.h"
 
 namespace harnet::detail {
 
@@ -153,33 +154,9 @@ double deterministic_sum(const T* p, int64_t n, F&& f) {
   return total;
 }
 
-// exp(x) for softmax-like loops. float: a branch-free Cephes-style polynomial (within 1.5 ulp
-// of std::exp, inf / 0 / nan handled) that the compiler vectorises, unlike a call to expf;
-// double: std::exp, so float64 (and gradient checks) keep full accuracy.
-inline float fast_exp(float x) {
-  // x = n ln 2 + r with n = round(x / ln 2): adding 1.5 * 2^23 rounds to an integer that then
-  // sits in the low mantissa bits, without a (non-vectorisable) float-to-int conversion.
-  constexpr float kRound = 12582912.0f;
-  const float shifted = x * 1.44269504088896341f + kRound;
-  const float n = shifted - kRound;
-  const float r = (x - n * 0.693359375f) - n * -2.12194440e-4f;  // ln 2 in two parts: r stays exact
-  const float p = ((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r + 4.1665795894e-2f) * r +
-                   1.6666665459e-1f) *
-                      r +
-                  5.0000001201e-1f;
-  const float poly = p * r * r + r + 1.0f;
-  // 2^n as two normal halves, so results down to the subnormal range stay exact. Integer
-  // arithmetic is unsigned (wrapping) so out-of-range x cannot overflow; those are fixed below.
-  const uint32_t n_bits = std::bit_cast<uint32_t>(shifted) - std::bit_cast<uint32_t>(kRound);
-  const uint32_t half = static_cast<uint32_t>(static_cast<int32_t>(n_bits) >> 1), rest = n_bits - half;
-  const float scaled = poly * std::bit_cast<float>((half + 127u) << 23) * std::bit_cast<float>((rest + 127u) << 23);
-  // Overflow to inf, underflow to 0 (a NaN fails both tests and stays NaN), selected with bit
-  // masks: with ?: or clamping the compiler branches around the polynomial and cannot vectorise.
-  const uint32_t overflow = 0u - static_cast<uint32_t>(x > 88.72283935546875f);
-  const uint32_t underflow = 0u - static_cast<uint32_t>(x < -103.972084045410f);
-  const uint32_t bits = (std::bit_cast<uint32_t>(scaled) & ~overflow) | (0x7f800000u & overflow);
-  return std::bit_cast<float>(bits & ~underflow);
-}
+// exp(x) for softmax-like loops: float uses the vectorisable polynomial of ops/vec_math.h,
+// double keeps std::exp so float64 (and gradient checks) have full accuracy.
+inline float fast_exp(float x) { return vecmath::exp(x); }
 inline double fast_exp(double x) { return std::exp(x); }
 
 }  // namespace harnet::detail

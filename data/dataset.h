@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,10 @@ struct SkeletonDataset {
   int64_t num_joints() const { return static_cast<int64_t>(joint_names.size()); }
   int64_t num_classes() const { return static_cast<int64_t>(class_names.size()); }
   int64_t num_frames() const { return offsets.empty() ? 0 : offsets.back(); }
+  // Distinct performer ids in /subjects.
+  int64_t num_subjects() const {
+    return static_cast<int64_t>(std::set<int32_t>(subjects.begin(), subjects.end()).size());
+  }
   int64_t sequence_length(int64_t i) const { return offsets[i + 1] - offsets[i]; }
   // Pointer to frame 0 of sequence i: [sequence_length(i), J, 3].
   const float* sequence(int64_t i) const { return skeletons.data() + offsets[i] * num_joints() * 3; }

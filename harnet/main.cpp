@@ -10,6 +10,9 @@ void usage(std::ostream& os) {
   os << "usage: harnet <command> [options]\n\n"
         "commands:\n"
         "  train       train a model (see harnet train --help)\n"
+        "  convert     convert a raw skeleton dataset (MSR Action3D, AIR-Act2Act) to HDF5\n"
+        "  info        summarise and validate a skeleton dataset file\n"
+        "  synth       write a synthetic skeleton dataset\n"
         "  gradcheck   check every operator's gradient in float64\n";
 }
 
@@ -23,6 +26,9 @@ int main(int argc, char** argv) {
   const std::string command = argv[1];
   std::vector<std::string> args(argv + 2, argv + argc);
   if (command == "train") return harnet::run_command(command, [&] { return harnet::train_command(args); });
+  if (command == "convert") return harnet::run_command(command, [&] { return harnet::convert_command(args); });
+  if (command == "info") return harnet::run_command(command, [&] { return harnet::info_command(args); });
+  if (command == "synth") return harnet::run_command(command, [&] { return harnet::synth_command(args); });
   if (command == "gradcheck") return harnet::run_command(command, [&] { return harnet::gradcheck_command(args); });
   std::cerr << "harnet: unknown command '" << command << "'\n";
   usage(std::cerr);

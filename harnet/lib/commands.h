@@ -7,12 +7,23 @@
 #include <string>
 #include <vector>
 
+#include "data/dataset.h"
+
 namespace harnet {
 
 // harnet gradcheck [--op NAME] [--seed N] [--list]
 int gradcheck_command(const std::vector<std::string>& args);
 // harnet train [options]: see command_train.cpp
 int train_command(const std::vector<std::string>& args);
+// harnet convert --format msr-action3d|air-act2act DIR -o OUT.h5 [--all] [--camera C00x] [--fps F]
+int convert_command(const std::vector<std::string>& args);
+// harnet info FILE: summary of a dataset file; exit code 1 with one line when it is invalid
+int info_command(const std::vector<std::string>& args);
+// harnet synth -o FILE [--classes K] [--subjects S] [--repetitions R] [--frames T] [--seed N]
+int synth_command(const std::vector<std::string>& args);
+
+// "557 sequences, 21825 frames, 20 classes, 10 subjects": the summary line of the data commands.
+std::string dataset_summary(const SkeletonDataset& dataset);
 
 // Runs fn, printing "harnet <name>: error: <message>" and returning 1 on an exception.
 int run_command(const std::string& name, const std::function<int()>& fn);

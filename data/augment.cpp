@@ -1,0 +1,103 @@
+#include "data/augment.h"
+
+#include <cmath>
+
+#include "autograd/error.h"
+
+namespace harnet {
+
+namespace {
+
+// splitmix64's finaliser: a bijection of 64-bit values with good avalanche.
+uint64_t mix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+}  // namespace
+
+AugmentOptions AugmentOptions::training() {
+  AugmentOptions options;
+  options.rotate = options.scale = options.jitter = options.temporal_crop = true;
+  return options;
+}
+
+void validate_augment_options(const AugmentOptions& options) {
+  HARNET_CHECK(std::isfinite(options.max_rotation_degrees) && options.max_rotation_degrees >= 0.0 &&
+                   options.max_rotation_degrees <= 180.0,
+               "augment: max_rotation_degrees must be in [0, 180], got ", options.max_rotation_degrees);
+  HARNET_CHECK(std::isfinite(options.min_scale) && std::isfinite(options.max_scale) && options.min_scale > 0.0 &&
+                   options.min_scale <= options.max_scale,
+               "augment: the scale range must satisfy 0 < min_scale <= max_scale, got [", options.min_scale, ", ",
+               options.max_scale, "]");
+  HARNET_CHECK(std::isfinite(options.jitter_sigma) && options.jitter_sigma >= 0.0,
+               "augment: jitter_sigma must be a non-negative number, got ", options.jitter_sigma);
+  HARNET_CHECK(options.min_crop_fraction > 0.0 && options.min_crop_fraction <= 1.0,
+               "augment: min_crop_fraction must be in (0, 1], got ", options.min_crop_fraction);
+}
+
+uint64_t sample_seed(uint64_t seed, int64_t epoch, int64_t sample) {
+  const uint64_t h = mix64(mix64(seed) ^ static_cast<uint64_t>(epoch));
+  return mix64(h ^ static_cast<uint64_t>(sample));
+}
+
+SampleAugmentation draw_augmentation(const AugmentOptions& options, Generator& gen) {
+  const double crop_u = gen.uniform(), position_u = gen.uniform(), angle_u = gen.uniform(), scale_u = gen.uniform();
+  SampleAugmentation result;
+  if (options.temporal_crop) {
+    result.crop_fraction = options.min_crop_fraction + (1.0 - options.min_crop_fraction) * crop_u;
+    result.crop_position = position_u;
+  }
+  if (options.rotate) {
+    const double max_radians = options.max_rotation_degrees * M_PI / 180.0;
+    result.rotation_radians = (2.0 * angle_u - 1.0) * max_radians;
+  }
+  if (options.scale) result.scale = options.min_scale + (options.max_scale - options.min_scale) * scale_u;
+  return result;
+}
+
+FrameRange crop_range(int64_t frames, const SampleAugmentation& augmentation) {
+  int64_t length = static_cast<int64_t>(std::llround(augmentation.crop_fraction * static_cast<double>(frames)));
+  if (length < 1) length = 1;
+  if (length > frames) length = frames;
+  const int64_t starts = frames - length + 1;
+  int64_t start = static_cast<int64_t>(augmentation.crop_position * static_cast<double>(starts));
+  if (start > starts - 1) start = starts - 1;
+  return {start, length};
+}
+
+void rotate_about_vertical(float* xyz, int64_t points, double radians, float pivot_x, float pivot_z) {
+  const double cos_t = std::cos(radians), sin_t = std::sin(radians);
+  for (int64_t i = 0; i < points; ++i) {
+    float* p = xyz + 3 * i;
+    const double x = p[0] - pivot_x, z = p[2] - pivot_z;
+    p[0] = static_cast<float>(pivot_x + cos_t * x + sin_t * z);
+    p[2] = static_cast<float>(pivot_z - sin_t * x + cos_t * z);
+  }
+}
+
+void scale_about(float* xyz, int64_t points, double factor, const float* pivot) {
+  const float f = static_cast<float>(factor);
+  const float origin[3] = {pivot[0], pivot[1], pivot[2]};  // pivot may point into xyz
+  for (int64_t i = 0; i < points; ++i) {
+    float* p = xyz + 3 * i;
+    for (int d = 0; d < 3; ++d) p[d] = origin[d] + f * (p[d] - origin[d]);
+  }
+}
+
+void add_jitter(float* values, int64_t count, double sigma, Generator& gen) {
+  for (int64_t i = 0; i < count; ++i) values[i] += static_cast<float>(sigma * gen.normal());
+}
+
+void augment_positions(float* xyz, int64_t frames, int64_t joints, int32_t pivot_joint, const AugmentOptions& options,
+                       const SampleAugmentation& augmentation, Generator& gen) {
+  const int64_t points = frames * joints;
+  const float pivot[3] = {xyz[3 * pivot_joint], xyz[3 * pivot_joint + 1], xyz[3 * pivot_joint + 2]};
+  if (options.rotate) rotate_about_vertical(xyz, points, augmentation.rotation_radians, pivot[0], pivot[2]);
+  if (options.scale) scale_about(xyz, points, augmentation.scale, pivot);
+  if (options.jitter) add_jitter(xyz, 3 * points, options.jitter_sigma, gen);
+}
+
+}  // namespace harnet

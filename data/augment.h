@@ -1,0 +1,76 @@
+// Training augmentation of one sample (spec, "Input pipeline"): a random temporal crop
+// (then resampling back to T frames), a rotation about the vertical axis, a uniform scale
+// and Gaussian jitter. Each is switched on separately; all are off by default, as in
+// evaluation.
+//
+// Reproducibility: a sample's random numbers come from its own Generator seeded by
+// sample_seed(seed, epoch, sample index), so they do not depend on the thread that
+// prepares the sample or on the batch it lands in. The four
+// scalar draws are always taken, in a fixed order, so switching one augmentation on or off
+// leaves the others' values unchanged; the jitter's normals come last.
+#pragma once
+
+#include <cstdint>
+
+#include "autograd/generator.h"
+
+namespace harnet {
+
+struct AugmentOptions {
+  bool rotate = false;
+  double max_rotation_degrees = 15.0;  // angle uniform in [-max, +max] about the vertical axis
+  bool scale = false;
+  double min_scale = 0.9;  // factor uniform in [min, max]
+  double max_scale = 1.1;
+  bool jitter = false;
+  double jitter_sigma = 0.01;  // per coordinate, in the sample's units (spine lengths once scaled)
+  bool temporal_crop = false;
+  double min_crop_fraction = 0.8;  // keep a fraction uniform in [min, 1] of the frames
+
+  bool any() const { return rotate || scale || jitter || temporal_crop; }
+  // All four on, with the spec's ranges.
+  static AugmentOptions training();
+};
+
+// Throws naming the option at fault (ranges, negative sigma, fraction outside (0, 1]).
+void validate_augment_options(const AugmentOptions& options);
+
+// A well-mixed 64-bit seed from the sample's identity (splitmix64 chained over the parts).
+uint64_t sample_seed(uint64_t seed, int64_t epoch, int64_t sample);
+
+// What the draws decided for one sample (identity values for what is switched off).
+struct SampleAugmentation {
+  double crop_fraction = 1.0;  // of the source frames kept
+  double crop_position = 0.0;  // in [0, 1): where the crop starts among the possible starts
+  double rotation_radians = 0.0;
+  double scale = 1.0;
+};
+
+// Takes the four scalar draws from gen (always all four, see above).
+SampleAugmentation draw_augmentation(const AugmentOptions& options, Generator& gen);
+
+struct FrameRange {
+  int64_t start = 0;
+  int64_t length = 0;
+};
+
+// The crop of `frames` source frames: round(fraction * frames) frames (at least 1), starting
+// at floor(position * (number of possible starts)).
+FrameRange crop_range(int64_t frames, const SampleAugmentation& augmentation);
+
+// Rotation about the vertical (y) axis through (pivot_x, pivot_z), the same convention as the
+// normalisation: x' = cos x + sin z, z' = -sin x + cos z. xyz: [points, 3].
+void rotate_about_vertical(float* xyz, int64_t points, double radians, float pivot_x, float pivot_z);
+
+// p -> pivot + factor * (p - pivot). xyz: [points, 3]; pivot: 3 values.
+void scale_about(float* xyz, int64_t points, double factor, const float* pivot);
+
+// Adds sigma * N(0, 1) to each of the `count` values, drawn from gen in order.
+void add_jitter(float* values, int64_t count, double sigma, Generator& gen);
+
+// The spatial augmentations of one sample in place: rotation, then scale (both about frame
+// 0's pivot joint), then jitter (normals from gen). xyz: [frames, joints, 3].
+void augment_positions(float* xyz, int64_t frames, int64_t joints, int32_t pivot_joint, const AugmentOptions& options,
+                       const SampleAugmentation& augmentation, Generator& gen);
+
+}  // namespace harnet

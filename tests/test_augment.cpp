@@ -1,0 +1,245 @@
+// Augmentation: per-sample seeds, the ranges of the draws, independence of the draws from
+// which augmentations are on, the rotation convention (it undoes into the normalisation),
+// scale, jitter statistics, temporal crop ranges, and the option checks.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "autograd/error.h"
+#include "data/augment.h"
+#include "data/preprocess.h"
+#include "tests/skeleton_test_data.h"
+
+namespace harnet {
+namespace {
+
+template <class F>
+void expect_error(F&& f, const std::string& needle) {
+  try {
+    f();
+    ADD_FAILURE() << "expected an error containing: " << needle;
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << "message: " << e.what();
+  }
+}
+
+constexpr double kPi = 3.14159265358979323846;
+
+TEST(Augment, SampleSeedsAreDistinctAndRepeatable) {
+  std::set<uint64_t> seen;
+  for (uint64_t seed : {0ull, 1ull, 42ull}) {
+    for (int64_t epoch = 0; epoch < 10; ++epoch) {
+      for (int64_t sample = -1; sample < 50; ++sample) {
+        const uint64_t s = sample_seed(seed, epoch, sample);
+        EXPECT_EQ(s, sample_seed(seed, epoch, sample));
+        seen.insert(s);
+      }
+    }
+  }
+  EXPECT_EQ(seen.size(), 3u * 10u * 51u);
+}
+
+TEST(Augment, DrawsStayInTheirRanges) {
+  const AugmentOptions options = AugmentOptions::training();
+  double min_angle = 1e9, max_angle = -1e9, min_scale = 1e9, max_scale = -1e9, min_crop = 1e9;
+  for (int64_t i = 0; i < 4000; ++i) {
+    Generator gen(sample_seed(3, 0, i));
+    const SampleAugmentation a = draw_augmentation(options, gen);
+    min_angle = std::min(min_angle, a.rotation_radians);
+    max_angle = std::max(max_angle, a.rotation_radians);
+    min_scale = std::min(min_scale, a.scale);
+    max_scale = std::max(max_scale, a.scale);
+    min_crop = std::min(min_crop, a.crop_fraction);
+    ASSERT_LE(a.crop_fraction, 1.0);
+    ASSERT_GE(a.crop_position, 0.0);
+    ASSERT_LT(a.crop_position, 1.0);
+  }
+  const double limit = 15.0 * kPi / 180.0;
+  EXPECT_GE(min_angle, -limit);
+  EXPECT_LE(max_angle, limit);
+  EXPECT_LT(min_angle, -0.95 * limit);  // the whole range is used
+  EXPECT_GT(max_angle, 0.95 * limit);
+  EXPECT_GE(min_scale, 0.9);
+  EXPECT_LE(max_scale, 1.1);
+  EXPECT_LT(min_scale, 0.91);
+  EXPECT_GT(max_scale, 1.09);
+  EXPECT_GE(min_crop, 0.8);
+  EXPECT_LT(min_crop, 0.81);
+}
+
+TEST(Augment, SwitchedOffGivesIdentityAndDoesNotShiftOtherDraws) {
+  AugmentOptions all = AugmentOptions::training();
+  AugmentOptions rotate_only;
+  rotate_only.rotate = true;
+  Generator a(11), b(11), c(11);
+  const SampleAugmentation with_all = draw_augmentation(all, a);
+  const SampleAugmentation with_rotation = draw_augmentation(rotate_only, b);
+  EXPECT_EQ(with_all.rotation_radians, with_rotation.rotation_radians);
+  EXPECT_NE(with_all.rotation_radians, 0.0);
+  EXPECT_EQ(with_rotation.scale, 1.0);
+  EXPECT_EQ(with_rotation.crop_fraction, 1.0);
+  EXPECT_EQ(with_rotation.crop_position, 0.0);
+  // Both consumed the same four draws: the generators are in the same state.
+  EXPECT_EQ(a.state(), b.state());
+  const SampleAugmentation none = draw_augmentation(AugmentOptions{}, c);
+  EXPECT_EQ(none.rotation_radians, 0.0);
+  EXPECT_EQ(c.state(), a.state());
+}
+
+TEST(Augment, RotationConventionAndPivot) {
+  // (1, 5, 0) about the y axis by +90 degrees: x' = cos x + sin z = 0, z' = -sin x + cos z = -1.
+  std::vector<float> p = {1, 5, 0, 3, 0, 4};
+  rotate_about_vertical(p.data(), 2, kPi / 2, 0.0f, 0.0f);
+  EXPECT_NEAR(p[0], 0.0, 1e-6);
+  EXPECT_EQ(p[1], 5.0f);
+  EXPECT_NEAR(p[2], -1.0, 1e-6);
+  EXPECT_NEAR(p[3], 4.0, 1e-6);
+  EXPECT_NEAR(p[5], -3.0, 1e-6);
+  // About a pivot: the pivot stays, distances to it stay.
+  std::vector<float> q = {2, 1, 3, 4, 1, 3};
+  rotate_about_vertical(q.data(), 2, 0.7, 2.0f, 3.0f);
+  EXPECT_FLOAT_EQ(q[0], 2.0f);
+  EXPECT_FLOAT_EQ(q[2], 3.0f);
+  EXPECT_NEAR(std::hypot(q[3] - 2.0, q[5] - 3.0), 2.0, 1e-6);
+}
+
+TEST(Augment, NormalizationUndoesAnAugmentationRotation) {
+  // A normalised body (shoulders along +x) rotated by the augmentation and normalised again
+  // comes back: the two use the same convention.
+  const SkeletonDataset data = test::kinect_dataset(1);
+  SkeletonSequence s = extract_sequence(data, 0, true);
+  normalize_sequence(s, joint_roles(data), NormalizeOptions{});
+  SkeletonSequence rotated = s;
+  rotate_about_vertical(rotated.xyz.data(), rotated.frames * rotated.joints, 0.2, 0.0f, 0.0f);
+  EXPECT_GT(std::fabs(rotated.xyz[3 * test::kShoulderLeft + 2] - s.xyz[3 * test::kShoulderLeft + 2]), 0.05);
+  normalize_sequence(rotated, joint_roles(data), NormalizeOptions{});
+  for (size_t i = 0; i < s.xyz.size(); ++i) ASSERT_NEAR(rotated.xyz[i], s.xyz[i], 1e-5) << "value " << i;
+}
+
+TEST(Augment, ScaleAboutAPivot) {
+  std::vector<float> p = {1, 2, 3, 2, 4, 6};
+  const float pivot[3] = {1, 2, 3};
+  scale_about(p.data(), 2, 1.5, pivot);
+  EXPECT_EQ(p, (std::vector<float>{1, 2, 3, 2.5f, 5, 7.5f}));
+  // The pivot may be one of the scaled points.
+  std::vector<float> q = {1, 1, 1, 3, 3, 3};
+  scale_about(q.data(), 2, 2.0, q.data() + 3);
+  EXPECT_EQ(q, (std::vector<float>{-1, -1, -1, 3, 3, 3}));
+}
+
+TEST(Augment, JitterHasTheRequestedSpread) {
+  const int64_t n = 200000;
+  std::vector<float> v(static_cast<size_t>(n), 1.0f);
+  Generator gen(5);
+  add_jitter(v.data(), n, 0.01, gen);
+  double sum = 0, sum_sq = 0;
+  for (float x : v) {
+    sum += x - 1.0;
+    sum_sq += (x - 1.0) * (x - 1.0);
+  }
+  const double mean = sum / static_cast<double>(n);
+  const double sigma = std::sqrt(sum_sq / static_cast<double>(n) - mean * mean);
+  EXPECT_NEAR(mean, 0.0, 1e-4);  // 5 standard errors
+  EXPECT_NEAR(sigma, 0.01, 1e-4);
+  std::vector<float> w(static_cast<size_t>(n), 1.0f);
+  Generator again(5);
+  add_jitter(w.data(), n, 0.01, again);
+  EXPECT_EQ(v, w);
+}
+
+TEST(Augment, CropRanges) {
+  SampleAugmentation a;
+  EXPECT_EQ(crop_range(50, a).start, 0);
+  EXPECT_EQ(crop_range(50, a).length, 50);
+  a.crop_fraction = 0.8;
+  a.crop_position = 0.0;
+  EXPECT_EQ(crop_range(100, a).length, 80);
+  EXPECT_EQ(crop_range(100, a).start, 0);
+  a.crop_position = 0.999999;
+  EXPECT_EQ(crop_range(100, a).start, 20);  // the last of the 21 possible starts
+  a.crop_position = 0.5;
+  EXPECT_EQ(crop_range(100, a).start, 10);
+  a.crop_fraction = 0.01;
+  EXPECT_EQ(crop_range(10, a).length, 1);  // at least one frame
+  EXPECT_EQ(crop_range(1, a).length, 1);
+  EXPECT_EQ(crop_range(1, a).start, 0);
+}
+
+TEST(Augment, PositionsEachAugmentationAlone) {
+  const SkeletonDataset data = test::kinect_dataset(1);
+  SkeletonSequence s = extract_sequence(data, 0, true);
+  normalize_sequence(s, joint_roles(data), NormalizeOptions{});
+  const SkeletonSequence original = s;
+  const int32_t center = test::kSpineBase;
+  SampleAugmentation draws;
+  draws.rotation_radians = 0.25;
+  draws.scale = 1.07;
+
+  auto run = [&](const AugmentOptions& options) {
+    SkeletonSequence out = original;
+    Generator gen(1);
+    augment_positions(out.xyz.data(), out.frames, out.joints, center, options, draws, gen);
+    return out;
+  };
+  auto bone = [](const SkeletonSequence& x, int64_t t, int32_t a, int32_t b) {
+    const float* p = x.frame(t);
+    return std::sqrt(std::pow(p[3 * a] - p[3 * b], 2) + std::pow(p[3 * a + 1] - p[3 * b + 1], 2) +
+                     std::pow(p[3 * a + 2] - p[3 * b + 2], 2));
+  };
+
+  EXPECT_EQ(run(AugmentOptions{}).xyz, original.xyz);
+
+  AugmentOptions rotate;
+  rotate.rotate = true;
+  const SkeletonSequence r = run(rotate);
+  for (int64_t t = 0; t < r.frames; ++t) {
+    for (int64_t j = 0; j < r.joints; ++j) ASSERT_EQ(r.frame(t)[3 * j + 1], original.frame(t)[3 * j + 1]);
+    ASSERT_NEAR(bone(r, t, 5, 6), bone(original, t, 5, 6), 1e-5);
+  }
+  // The shoulder line turned by the drawn angle: z' = -sin(0.25) * x.
+  const float* ls = r.frame(0) + 3 * test::kShoulderLeft;
+  const float* rs = r.frame(0) + 3 * test::kShoulderRight;
+  EXPECT_NEAR(std::atan2(-(rs[2] - ls[2]), rs[0] - ls[0]), 0.25, 1e-5);
+
+  AugmentOptions scale;
+  scale.scale = true;
+  const SkeletonSequence sc = run(scale);
+  for (int d = 0; d < 3; ++d) EXPECT_EQ(sc.frame(0)[3 * center + d], original.frame(0)[3 * center + d]);
+  EXPECT_NEAR(bone(sc, 3, 13, 14), 1.07 * bone(original, 3, 13, 14), 1e-5);
+
+  AugmentOptions jitter;
+  jitter.jitter = true;
+  jitter.jitter_sigma = 0.02;
+  const SkeletonSequence j = run(jitter);
+  double sum_sq = 0;
+  for (size_t i = 0; i < j.xyz.size(); ++i) sum_sq += std::pow(j.xyz[i] - original.xyz[i], 2);
+  EXPECT_NEAR(std::sqrt(sum_sq / static_cast<double>(j.xyz.size())), 0.02, 0.002);
+}
+
+TEST(Augment, OptionsAreChecked) {
+  validate_augment_options(AugmentOptions::training());
+  AugmentOptions o;
+  o.max_rotation_degrees = -1;
+  expect_error([&] { validate_augment_options(o); }, "augment: max_rotation_degrees must be in [0, 180], got -1");
+  o = AugmentOptions{};
+  o.min_scale = 1.2;
+  expect_error([&] { validate_augment_options(o); },
+               "augment: the scale range must satisfy 0 < min_scale <= max_scale, got [1.2, 1.1]");
+  o = AugmentOptions{};
+  o.min_scale = 0.0;
+  expect_error([&] { validate_augment_options(o); }, "got [0, 1.1]");
+  o = AugmentOptions{};
+  o.jitter_sigma = std::nan("");
+  expect_error([&] { validate_augment_options(o); }, "augment: jitter_sigma must be a non-negative number, got nan");
+  o = AugmentOptions{};
+  o.min_crop_fraction = 0.0;
+  expect_error([&] { validate_augment_options(o); }, "augment: min_crop_fraction must be in (0, 1], got 0");
+  o.min_crop_fraction = 1.5;
+  expect_error([&] { validate_augment_options(o); }, "got 1.5");
+}
+
+}  // namespace
+}  // namespace harnet

@@ -1,0 +1,163 @@
+// The convolution's joint order: depth-first preorder with children in index order on
+// small trees, limb chains adjacent on the Kinect v2 tree, deep trees without recursion,
+// parents in the new numbering, and the refusals (roots, cycles, ranges, permutations).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "autograd/error.h"
+#include "data/joint_order.h"
+#include "tests/skeleton_test_data.h"
+
+namespace harnet {
+namespace {
+
+template <class F>
+void expect_error(F&& f, const std::string& needle) {
+  try {
+    f();
+    ADD_FAILURE() << "expected an error containing: " << needle;
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << "message: " << e.what();
+  }
+}
+
+int64_t position_of(const std::vector<int32_t>& order, int32_t joint) {
+  return std::find(order.begin(), order.end(), joint) - order.begin();
+}
+
+TEST(JointOrder, FiveJointChainKeepsIndexOrder) {
+  // 0 hip - 1 spine - 2 head, and a leg 0 - 3 - 4.
+  EXPECT_EQ(depth_first_joint_order({-1, 0, 1, 0, 3}), (std::vector<int32_t>{0, 1, 2, 3, 4}));
+}
+
+TEST(JointOrder, RootAnywhereChildrenInIndexOrder) {
+  // Root 2 with children 0 and 1; 0 -> 3, 1 -> 4.
+  EXPECT_EQ(depth_first_joint_order({2, 2, -1, 0, 1}), (std::vector<int32_t>{2, 0, 3, 1, 4}));
+  // Root 4 with children 1 and 3 (neither a leaf); 1 -> 0 -> 2, 3 -> 5.
+  EXPECT_EQ(depth_first_joint_order({1, 4, 0, 4, -1, 3}), (std::vector<int32_t>{4, 1, 0, 2, 3, 5}));
+}
+
+TEST(JointOrder, LeafChildrenComeFirst) {
+  // Root 0 with children 1 (-> 2) and 3, 4 (leaves): the leaves follow their parent.
+  EXPECT_EQ(depth_first_joint_order({-1, 0, 1, 0, 0}), (std::vector<int32_t>{0, 3, 4, 1, 2}));
+}
+
+// How many bones (joint, parent) sit on neighbouring positions of the order.
+int64_t adjacent_bones(const std::vector<int32_t>& order, const std::vector<int32_t>& parents) {
+  int64_t count = 0;
+  for (size_t k = 0; k + 1 < order.size(); ++k) {
+    const int32_t a = order[k], b = order[k + 1];
+    count += parents[static_cast<size_t>(a)] == b || parents[static_cast<size_t>(b)] == a;
+  }
+  return count;
+}
+
+void expect_chains_adjacent(const std::vector<int32_t>& order, const std::vector<std::vector<int32_t>>& chains) {
+  for (const auto& chain : chains) {
+    for (size_t k = 0; k + 1 < chain.size(); ++k) {
+      EXPECT_EQ(std::abs(position_of(order, chain[k]) - position_of(order, chain[k + 1])), 1)
+          << "joints " << chain[k] << " and " << chain[k + 1] << " are not adjacent";
+    }
+  }
+}
+
+TEST(JointOrder, KinectV1HeadFollowsTheNeck) {
+  // MSR Action3D (0-based): 0/1 shoulders, 2 neck, 3 spine, 4/5 hips, 6 hip centre (root),
+  // 7/8 elbows, 9/10 wrists, 11/12 hands, 13/14 knees, 15/16 ankles, 17/18 feet, 19 head.
+  const std::vector<int32_t> parents = {2, 2, 3, 6, 6, 6, -1, 0, 1, 7, 8, 9, 10, 4, 5, 13, 14, 15, 16, 2};
+  const std::vector<int32_t> order = depth_first_joint_order(parents);
+  EXPECT_EQ(order, (std::vector<int32_t>{6, 3, 2, 19, 0, 7, 9, 11, 1, 8, 10, 12, 4, 13, 15, 17, 5, 14, 16, 18}));
+  expect_chains_adjacent(order, {{6, 3, 2, 19}, {0, 7, 9, 11}, {1, 8, 10, 12}, {4, 13, 15, 17}, {5, 14, 16, 18}});
+}
+
+TEST(JointOrder, SingleJoint) { EXPECT_EQ(depth_first_joint_order({-1}), (std::vector<int32_t>{0})); }
+
+TEST(JointOrder, KinectV2LimbChainsAreAdjacent) {
+  const std::vector<int32_t> order = depth_first_joint_order(test::kKinectV2Parents);
+  ASSERT_EQ(order.size(), 25u);
+  std::vector<int32_t> sorted = order;
+  std::sort(sorted.begin(), sorted.end());
+  std::vector<int32_t> all(25);
+  std::iota(all.begin(), all.end(), 0);
+  EXPECT_EQ(sorted, all);
+
+  // Spine to head, both arms to the hand, both legs to the foot: each consecutive pair of a
+  // chain must be next to each other on the convolution axis.
+  expect_chains_adjacent(order,
+                         {{0, 1, 20, 2, 3}, {4, 5, 6, 7, 21}, {8, 9, 10, 11, 23}, {12, 13, 14, 15}, {16, 17, 18, 19}});
+  // As many bones (18 of 24) on neighbouring positions as the spec's suggested order.
+  const std::vector<int32_t> spec_order = {22, 21, 7,  6,  5,  4,  20, 2,  3,  1,  0,  8, 9,
+                                           10, 11, 23, 24, 12, 13, 14, 15, 16, 17, 18, 19};
+  EXPECT_EQ(adjacent_bones(spec_order, test::kKinectV2Parents), 18);
+  EXPECT_EQ(adjacent_bones(order, test::kKinectV2Parents), 18);
+  // Every joint directly follows its parent or a descendant of its parent's earlier children
+  // (preorder): in particular the parent always comes first.
+  for (int32_t j = 0; j < 25; ++j) {
+    const int32_t parent = test::kKinectV2Parents[static_cast<size_t>(j)];
+    if (parent >= 0) {
+      EXPECT_LT(position_of(order, parent), position_of(order, j)) << "joint " << j;
+    }
+  }
+  // The preorder worked out by hand from the spec's parents.
+  EXPECT_EQ(order, (std::vector<int32_t>{0,  1,  20, 2,  3,  4,  5,  6,  7,  21, 22, 8, 9,
+                                         10, 11, 23, 24, 12, 13, 14, 15, 16, 17, 18, 19}));
+}
+
+TEST(JointOrder, DeepChainNeedsNoRecursion) {
+  const int32_t n = 200000;
+  std::vector<int32_t> parents(static_cast<size_t>(n));
+  for (int32_t j = 0; j < n; ++j) parents[static_cast<size_t>(j)] = j - 1;  // 0 is the root
+  const std::vector<int32_t> order = depth_first_joint_order(parents);
+  ASSERT_EQ(order.size(), static_cast<size_t>(n));
+  EXPECT_EQ(order.front(), 0);
+  EXPECT_EQ(order.back(), n - 1);
+  EXPECT_TRUE(std::is_sorted(order.begin(), order.end()));
+}
+
+TEST(JointOrder, ReorderParentsRenumbersTheTree) {
+  const std::vector<int32_t> parents = {2, 2, -1, 0, 1};
+  const std::vector<int32_t> order = depth_first_joint_order(parents);  // 2 0 3 1 4
+  const std::vector<int32_t> renumbered = reorder_parents(parents, order);
+  EXPECT_EQ(renumbered, (std::vector<int32_t>{-1, 0, 1, 0, 3}));
+  // The same edges: new k's parent is the new position of the old parent.
+  for (size_t k = 0; k < order.size(); ++k) {
+    const int32_t old_parent = parents[static_cast<size_t>(order[k])];
+    if (old_parent < 0) {
+      EXPECT_EQ(renumbered[k], -1);
+    } else {
+      EXPECT_EQ(order[static_cast<size_t>(renumbered[k])], old_parent);
+    }
+  }
+  // In depth-first order every parent precedes its children.
+  const std::vector<int32_t> kinect =
+      reorder_parents(test::kKinectV2Parents, depth_first_joint_order(test::kKinectV2Parents));
+  for (size_t k = 1; k < kinect.size(); ++k) EXPECT_LT(kinect[k], static_cast<int32_t>(k));
+}
+
+TEST(JointOrder, RefusesMalformedTrees) {
+  expect_error([] { depth_first_joint_order({}); }, "parents is empty");
+  expect_error([] { depth_first_joint_order({-1, 0, 5}); }, "parents[2] = 5 is out of range for 3 joints");
+  expect_error([] { depth_first_joint_order({-1, -2}); }, "parents[1] = -2 is out of range");
+  expect_error([] { depth_first_joint_order({-1, 0, -1, 2}); }, "2 roots (joints 0, 2 have parent -1)");
+  expect_error([] { depth_first_joint_order({1, 2, 0}); }, "no root");
+  expect_error([] { depth_first_joint_order({-1, 1}); }, "joint 1 is its own parent");
+  // One root, and 2 -> 3 -> 4 -> 2 a cycle (with 5 hanging off it).
+  expect_error([] { depth_first_joint_order({-1, 0, 4, 2, 3, 4}); }, "joints 2, 3, 4, 5 do not reach the root 0");
+}
+
+TEST(JointOrder, RefusesOrdersThatAreNotPermutations) {
+  expect_error([] { validate_joint_order({0, 1}, 3, "joint_order"); },
+               "joint_order: has 2 entries, expected one per joint (3)");
+  expect_error([] { validate_joint_order({0, 3, 1}, 3, "joint_order"); },
+               "joint_order[1] = 3 is out of range for 3 joints");
+  expect_error([] { validate_joint_order({0, 1, 1}, 3, "joint_order"); }, "joint_order: joint 1 appears twice");
+  expect_error([] { reorder_parents({-1, 0, 1}, {2, 2, 0}); }, "reorder_parents: order: joint 2 appears twice");
+  validate_joint_order({2, 0, 1}, 3, "joint_order");  // a permutation passes
+}
+
+}  // namespace
+}  // namespace harnet

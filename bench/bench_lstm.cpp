@@ -3,7 +3,8 @@
 // output.sum(), gradients accumulating into the leaves as in the PyTorch loop. The GFLOP/s
 // counter is PyTorch's: 3 * 2*B*T*4*128*((896+128)+(128+128)) per forward + backward (the
 // forward's GEMM work counted three times), 1x for the forward alone. Rates are per wall-clock
-// second (UseRealTime).
+// second (UseRealTime); the CPU column is the whole process's CPU time (MeasureProcessCPUTime),
+// which stays meaningful when other jobs share the machine.
 #include <benchmark/benchmark.h>
 
 #include <cmath>
@@ -58,8 +59,8 @@ void BM_lstm_forward(benchmark::State& state) {
     harnet::LstmResult r = harnet::lstm(in.x, in.weights, in.options);
     benchmark::DoNotOptimize(r.output.raw_data());
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(lstm_flops(state), benchmark::Counter::kIsIterationInvariantRate,
-                                                 benchmark::Counter::kIs1000);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(lstm_flops(state), benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
   state.counters["threads"] = harnet::get_num_threads();
 }
 
@@ -70,13 +71,55 @@ void BM_lstm_forward_backward(benchmark::State& state) {
     harnet::sum(r.output).backward();
     benchmark::DoNotOptimize(in.weights[0].grad().raw_data());
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(3.0 * lstm_flops(state),
-                                                 benchmark::Counter::kIsIterationInvariantRate,
+  state.counters["GFLOP/s"] = benchmark::Counter(3.0 * lstm_flops(state), benchmark::Counter::kIsIterationInvariantRate,
                                                  benchmark::Counter::kIs1000);
   state.counters["threads"] = harnet::get_num_threads();
 }
 
-BENCHMARK(BM_lstm_forward)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->MinTime(0.5)->MeasureProcessCPUTime()->UseRealTime();
-BENCHMARK(BM_lstm_forward_backward)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->MinTime(0.5)->MeasureProcessCPUTime()->UseRealTime();
+// The GRU at the same sizes (3 gates instead of 4; no PyTorch row in ops_torch.py: compare with
+// torch.nn.GRU(896, 128, num_layers=2, batch_first=True) timed the same way).
+double gru_flops(const benchmark::State& state) { return lstm_flops(state) * 3.0 / 4.0; }
+
+void BM_gru_forward_backward(benchmark::State& state) {
+  harnet::Generator gen(0);
+  Tensor x = harnet::randn({kBatch, kSteps, kInput}, gen).set_requires_grad(true);
+  harnet::GruOptions options;
+  options.num_layers = kLayers;
+  options.batch_first = true;
+  options.bidirectional = state.range(0) != 0;
+  std::vector<Tensor> weights;
+  const double k = 1.0 / std::sqrt(static_cast<double>(kHidden));
+  for (const harnet::Shape& s : harnet::gru_weight_shapes(kInput, kHidden, kLayers, options.bidirectional, true))
+    weights.push_back(harnet::rand(s, gen, harnet::kFloat32, -k, k).set_requires_grad(true));
+  for (auto _ : state) {
+    harnet::GruResult r = harnet::gru(x, weights, options);
+    harnet::sum(r.output).backward();
+    benchmark::DoNotOptimize(weights[0].grad().raw_data());
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(3.0 * gru_flops(state), benchmark::Counter::kIsIterationInvariantRate,
+                                                 benchmark::Counter::kIs1000);
+  state.counters["threads"] = harnet::get_num_threads();
+}
+
+BENCHMARK(BM_lstm_forward)
+    ->Arg(0)
+    ->Arg(1)
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(0.5)
+    ->MeasureProcessCPUTime()
+    ->UseRealTime();
+BENCHMARK(BM_lstm_forward_backward)
+    ->Arg(0)
+    ->Arg(1)
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(0.5)
+    ->MeasureProcessCPUTime()
+    ->UseRealTime();
+BENCHMARK(BM_gru_forward_backward)
+    ->Arg(0)
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(0.5)
+    ->MeasureProcessCPUTime()
+    ->UseRealTime();
 
 }  // namespace

@@ -45,23 +45,20 @@ using rnn_detail::sigmoid_ref;
 using rnn_detail::to_time_major;
 using rnn_detail::values_or_zeros;
 
-// One row of the forward pass over the H units. gates: the input projection in, the
-// activations r, z, n out; hh: the hidden projection of this row.
+// One row of the forward pass over the H units. g*: the input projection in, the activations
+// r, z, n out; h*: the hidden projection of this row. (Every stream is its own restrict
+// parameter: GCC vectorises the loop only when it sees they cannot alias.)
 template <class T>
-inline void gru_forward_row(int64_t H, T* __restrict gates, const T* __restrict hh, const T* __restrict bias_x,
-                            const T* __restrict bias_h, const T* __restrict h_prev, T* __restrict hn_out,
-                            T* __restrict h_out, T* __restrict h_next) {
-  T* __restrict gr = gates;
-  T* __restrict gz = gates + H;
-  T* __restrict gn = gates + 2 * H;
-  const T* __restrict hr = hh;
-  const T* __restrict hz = hh + H;
-  const T* __restrict hnn = hh + 2 * H;
+inline void gru_forward_row(int64_t H, T* __restrict gr, T* __restrict gz, T* __restrict gn, const T* __restrict hr,
+                            const T* __restrict hz, const T* __restrict hnn, const T* __restrict bxr,
+                            const T* __restrict bxz, const T* __restrict bxn, const T* __restrict bhr,
+                            const T* __restrict bhz, const T* __restrict bhn, const T* __restrict h_prev,
+                            T* __restrict hn_out, T* __restrict h_out, T* __restrict h_next) {
   for (int64_t j = 0; j < H; ++j) {
-    const T r = vecmath::sigmoid_of(gr[j] + bias_x[j] + hr[j] + bias_h[j]);
-    const T z = vecmath::sigmoid_of(gz[j] + bias_x[H + j] + hz[j] + bias_h[H + j]);
-    const T hn = hnn[j] + bias_h[2 * H + j];
-    const T n = vecmath::tanh_of(gn[j] + bias_x[2 * H + j] + r * hn);
+    const T r = vecmath::sigmoid_of(gr[j] + bxr[j] + hr[j] + bhr[j]);
+    const T z = vecmath::sigmoid_of(gz[j] + bxz[j] + hz[j] + bhz[j]);
+    const T hn = hnn[j] + bhn[j];
+    const T n = vecmath::tanh_of(gn[j] + bxn[j] + r * hn);
     const T h = (T(1) - z) * n + z * h_prev[j];
     gr[j] = r;
     gz[j] = z;
@@ -76,32 +73,32 @@ inline void gru_forward_row(int64_t H, T* __restrict gates, const T* __restrict 
 // dh = output gradient + dh_rec; dh_rec becomes the direct part dh z of the gradient flowing to
 // h_{t-1} (the GEMM adds the rest). Both are added to the task's bias sums.
 template <class T>
-inline void gru_backward_row(int64_t H, const T* __restrict act, const T* __restrict hn, const T* __restrict h_prev,
-                             const T* __restrict grad_h, T* __restrict dh_rec, T* __restrict dgates_x,
-                             T* __restrict dgates_h, T* __restrict sum_x, T* __restrict sum_h) {
-  const T* __restrict ar = act;
-  const T* __restrict az = act + H;
-  const T* __restrict an = act + 2 * H;
+inline void gru_backward_row(int64_t H, const T* __restrict ar, const T* __restrict az, const T* __restrict an,
+                             const T* __restrict hn, const T* __restrict h_prev, const T* __restrict grad_h,
+                             T* __restrict dh_rec, T* __restrict dxr, T* __restrict dxz, T* __restrict dxn,
+                             T* __restrict dhr, T* __restrict dhz, T* __restrict dhn, T* __restrict sxr,
+                             T* __restrict sxz, T* __restrict sxn, T* __restrict shr, T* __restrict shz,
+                             T* __restrict shn) {
   for (int64_t j = 0; j < H; ++j) {
     const T r = ar[j], z = az[j], n = an[j];
     const T dh = grad_h[j] + dh_rec[j];
     const T dn = dh * (T(1) - z) * (T(1) - n * n);
     const T dz = dh * (h_prev[j] - n) * z * (T(1) - z);
     const T dr = dn * hn[j] * r * (T(1) - r);
-    const T dhn = dn * r;
+    const T d_hn = dn * r;
     dh_rec[j] = dh * z;
-    dgates_x[j] = dr;
-    dgates_x[H + j] = dz;
-    dgates_x[2 * H + j] = dn;
-    dgates_h[j] = dr;
-    dgates_h[H + j] = dz;
-    dgates_h[2 * H + j] = dhn;
-    sum_x[j] += dr;
-    sum_x[H + j] += dz;
-    sum_x[2 * H + j] += dn;
-    sum_h[j] += dr;
-    sum_h[H + j] += dz;
-    sum_h[2 * H + j] += dhn;
+    dxr[j] = dr;
+    dxz[j] = dz;
+    dxn[j] = dn;
+    dhr[j] = dr;
+    dhz[j] = dz;
+    dhn[j] = d_hn;
+    sxr[j] += dr;
+    sxz[j] += dz;
+    sxn[j] += dn;
+    shr[j] += dr;
+    shz[j] += dz;
+    shn[j] += d_hn;
   }
 }
 
@@ -131,8 +128,8 @@ struct GruCell {
     const std::vector<T> no_bias(static_cast<size_t>(GH), T(0));
     const T* bias_x = a.b_ih ? a.b_ih : no_bias.data();
     const T* bias_h = a.b_hh ? a.b_hh : no_bias.data();
-    std::vector<T> hh(static_cast<size_t>(nb * GH));    // the block's hidden projection
-    std::vector<T> scratch(static_cast<size_t>(H));     // hn when nothing is saved
+    std::vector<T> hh(static_cast<size_t>(nb * GH));  // the block's hidden projection
+    std::vector<T> scratch(static_cast<size_t>(H));   // hn when nothing is saved
     load_initial_state(layout, H, s.time(a.d, 0), block, a.state0[0], a.h_prev);
 
     for (int64_t step = 0; step < s.T; ++step) {
@@ -140,13 +137,16 @@ struct GruCell {
       const bool last = step + 1 == s.T;
       const int64_t t_next = last ? t : s.time(a.d, step + 1);
       // hh [nb, 3H] = h_{t-1} [nb, H] W_hh^T
-      gemm<T>(false, true, nb, GH, H, T(1), a.h_prev + layout.row(t, block.n0) * H, layout.batch_rows * H, a.w_hh,
-              H, T(0), hh.data(), GH);
+      gemm<T>(false, true, nb, GH, H, T(1), a.h_prev + layout.row(t, block.n0) * H, layout.batch_rows * H, a.w_hh, H,
+              T(0), hh.data(), GH);
       for (int64_t n = block.n0; n < block.n1; ++n) {
         const int64_t r = layout.row(t, n);
         T* h_next = last ? a.state_n[0] + n * H : a.h_prev + layout.row(t_next, n) * H;
-        gru_forward_row<T>(H, a.gates + r * GH, hh.data() + (n - block.n0) * GH, bias_x, bias_h, a.h_prev + r * H,
-                           a.a ? a.a + r * H : scratch.data(), a.out + r * DH + a.d * H, h_next);
+        T* g = a.gates + r * GH;
+        const T* p = hh.data() + (n - block.n0) * GH;
+        gru_forward_row<T>(H, g, g + H, g + 2 * H, p, p + H, p + 2 * H, bias_x, bias_x + H, bias_x + 2 * H, bias_h,
+                           bias_h + H, bias_h + 2 * H, a.h_prev + r * H, a.a ? a.a + r * H : scratch.data(),
+                           a.out + r * DH + a.d * H, h_next);
       }
     }
   }
@@ -161,9 +161,14 @@ struct GruCell {
       const int64_t t = s.time(a.d, step);
       for (int64_t n = block.n0; n < block.n1; ++n) {
         const int64_t r = layout.row(t, n);
-        gru_backward_row<T>(H, a.gates + r * GH, a.a + r * H, a.h_prev + r * H, a.grad_out + r * DH + a.d * H,
-                            dh_rec.data() + (n - block.n0) * H, a.grad_gates_x + r * GH, a.grad_gates_h + r * GH,
-                            sums.x.data(), sums.h.data());
+        const T* act = a.gates + r * GH;
+        T* gx = a.grad_gates_x + r * GH;
+        T* gh = a.grad_gates_h + r * GH;
+        T* sx = sums.x.data();
+        T* sh = sums.h.data();
+        gru_backward_row<T>(H, act, act + H, act + 2 * H, a.a + r * H, a.h_prev + r * H, a.grad_out + r * DH + a.d * H,
+                            dh_rec.data() + (n - block.n0) * H, gx, gx + H, gx + 2 * H, gh, gh + H, gh + 2 * H, sx,
+                            sx + H, sx + 2 * H, sh, sh + H, sh + 2 * H);
       }
       // dh_{t-1} [nb, H] = dh z + dgates_h_t [nb, 3H] W_hh [3H, H]
       gemm<T>(false, false, nb, H, GH, T(1), a.grad_gates_h + layout.row(t, block.n0) * GH, layout.batch_rows * GH,
@@ -204,8 +209,8 @@ GruResult gru_reference(const Tensor& input, const std::vector<Tensor>& weights,
     std::vector<T> out;
     for (int64_t l = 0; l < s.L; ++l) {
       if (rnn_detail::dropout_before(options, l)) {
-        const std::vector<T> mask = rnn_dropout_mask(s.output_shape, options.dropout, *options.generator,
-                                                     input.dtype()).template to_vector<T>();
+        const std::vector<T> mask = rnn_dropout_mask(s.output_shape, options.dropout, *options.generator, input.dtype())
+                                        .template to_vector<T>();
         for (size_t e = 0; e < x.size(); ++e) x[e] *= mask[e];
       }
       const int64_t in = s.layer_input_size(l);
@@ -229,7 +234,8 @@ GruResult gru_reference(const Tensor& input, const std::vector<Tensor>& weights,
             for (int64_t k = 0; k < 3 * H; ++k) {
               T acc_i = b_ih[static_cast<size_t>(k)], acc_h = b_hh[static_cast<size_t>(k)];
               for (int64_t j = 0; j < in; ++j) acc_i += w_ih[static_cast<size_t>(k * in + j)] * xr[j];
-              for (int64_t j = 0; j < H; ++j) acc_h += w_hh[static_cast<size_t>(k * H + j)] * h[static_cast<size_t>(n * H + j)];
+              for (int64_t j = 0; j < H; ++j)
+                acc_h += w_hh[static_cast<size_t>(k * H + j)] * h[static_cast<size_t>(n * H + j)];
               gi[static_cast<size_t>(k)] = acc_i;
               gh[static_cast<size_t>(k)] = acc_h;
             }

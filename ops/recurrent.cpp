@@ -76,8 +76,8 @@ RnnShape check_rnn_arguments(const char* op, int64_t gates, const Tensor& input,
 
   const std::vector<std::string> names = rnn_weight_names(s.L, options.bidirectional, s.bias);
   HARNET_CHECK(weights.size() == names.size(), op, ": expected ", names.size(), " weights for num_layers=", s.L,
-               ", bidirectional=", options.bidirectional ? "true" : "false", ", bias=", s.bias ? "true" : "false",
-               " (", names.front(), ", ", names[1], ", ...), got ", weights.size());
+               ", bidirectional=", options.bidirectional ? "true" : "false", ", bias=", s.bias ? "true" : "false", " (",
+               names.front(), ", ", names[1], ", ...), got ", weights.size());
   for (size_t k = 0; k < weights.size(); ++k) {
     HARNET_CHECK(weights[k].defined(), op, ": ", names[k], " is an undefined tensor");
     HARNET_CHECK(weights[k].dtype() == input.dtype(), op, ": ", names[k], " is ", dtype_name(weights[k].dtype()),
@@ -85,13 +85,13 @@ RnnShape check_rnn_arguments(const char* op, int64_t gates, const Tensor& input,
   }
   // The hidden size comes from weight_hh_l0 [G*H, H].
   const Shape& hh = weights[1].shape();
-  HARNET_CHECK(hh.size() == 2 && hh[1] >= 1 && hh[0] == gates * hh[1], op, ": weight_hh_l0 must have shape [",
-               gates, "*hidden_size, hidden_size] with hidden_size >= 1, got ", hh);
+  HARNET_CHECK(hh.size() == 2 && hh[1] >= 1 && hh[0] == gates * hh[1], op, ": weight_hh_l0 must have shape [", gates,
+               "*hidden_size, hidden_size] with hidden_size >= 1, got ", hh);
   s.H = hh[1];
   const std::vector<Shape> shapes = rnn_weight_shapes(gates, s.I, s.H, s.L, options.bidirectional, s.bias);
   for (size_t k = 0; k < weights.size(); ++k)
-    HARNET_CHECK(weights[k].shape() == shapes[k], op, ": ", names[k], " must have shape ", shapes[k],
-                 " (input size ", s.I, ", hidden size ", s.H, "), got ", weights[k].shape());
+    HARNET_CHECK(weights[k].shape() == shapes[k], op, ": ", names[k], " must have shape ", shapes[k], " (input size ",
+                 s.I, ", hidden size ", s.H, "), got ", weights[k].shape());
 
   if (s.batched) {
     s.output_shape = options.batch_first ? Shape{s.N, s.T, s.D * s.H} : Shape{s.T, s.N, s.D * s.H};

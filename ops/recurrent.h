@@ -56,8 +56,8 @@ struct LstmResult {
 // bias_hh_l0, weight_ih_l0_reverse, ...
 std::vector<std::string> lstm_weight_names(int64_t num_layers, bool bidirectional, bool bias);
 // Their shapes, in the same order.
-std::vector<Shape> lstm_weight_shapes(int64_t input_size, int64_t hidden_size, int64_t num_layers,
-                                      bool bidirectional, bool bias);
+std::vector<Shape> lstm_weight_shapes(int64_t input_size, int64_t hidden_size, int64_t num_layers, bool bidirectional,
+                                      bool bias);
 
 // The optimised LSTM: per layer and direction one GEMM projects the inputs of all time steps,
 // one GEMM per step runs the recurrence, gate nonlinearities are fused in one pass; directions

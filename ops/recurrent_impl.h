@@ -85,9 +85,7 @@ std::vector<Shape> rnn_weight_shapes(int64_t gates, int64_t input_size, int64_t 
                                      bool bidirectional, bool bias);
 
 // Dropout is applied to the input of layer l (the output of layer l-1).
-inline bool dropout_before(const RnnOptions& o, int64_t layer) {
-  return layer > 0 && o.training && o.dropout > 0.0;
-}
+inline bool dropout_before(const RnnOptions& o, int64_t layer) { return layer > 0 && o.training && o.dropout > 0.0; }
 
 // x itself if contiguous (detached: the saved copy must not keep a graph alive), else a copy.
 inline Tensor contiguous_detached(const Tensor& x) { return x.is_contiguous() ? x.detach() : x.contiguous_copy(); }
@@ -120,8 +118,10 @@ void load_initial_state(const SeqLayout& layout, int64_t H, int64_t t, const Blo
                         T* dst) {
   for (int64_t n = block.n0; n < block.n1; ++n) {
     T* row = dst + layout.row(t, n) * H;
-    if (state0) std::copy(state0 + n * H, state0 + (n + 1) * H, row);
-    else std::fill(row, row + H, T(0));
+    if (state0)
+      std::copy(state0 + n * H, state0 + (n + 1) * H, row);
+    else
+      std::fill(row, row + H, T(0));
   }
 }
 
@@ -150,16 +150,16 @@ Tensor from_time_major(const Tensor& x, const RnnShape& s, bool batch_first);
 template <class T>
 struct DirectionArgs {
   const RnnShape* shape = nullptr;
-  int64_t d = 0;                      // 0 forward in time, 1 reverse
-  const T* w_hh = nullptr;            // [G*H, H]
-  const T* b_ih = nullptr;            // [G*H] or null (no bias)
-  const T* b_hh = nullptr;            // [G*H] or null
+  int64_t d = 0;                            // 0 forward in time, 1 reverse
+  const T* w_hh = nullptr;                  // [G*H, H]
+  const T* b_ih = nullptr;                  // [G*H] or null (no bias)
+  const T* b_hh = nullptr;                  // [G*H] or null
   const T* state0[2] = {nullptr, nullptr};  // initial h (and c), [N, H] or null for zeros
   T* state_n[2] = {nullptr, nullptr};       // final h (and c), [N, H]
-  T* out = nullptr;                   // layer output [rows, D*H]; direction d writes columns d*H..
-  T* gates = nullptr;                 // [rows, G*H]: the input projection in, activations out
-  T* h_prev = nullptr;                // [rows, H]: row (t, n) gets the hidden state entering step t
-  T* a = nullptr;                     // cell-specific saved buffers [rows, H] (may be null)
+  T* out = nullptr;                         // layer output [rows, D*H]; direction d writes columns d*H..
+  T* gates = nullptr;                       // [rows, G*H]: the input projection in, activations out
+  T* h_prev = nullptr;                      // [rows, H]: row (t, n) gets the hidden state entering step t
+  T* a = nullptr;                           // cell-specific saved buffers [rows, H] (may be null)
   T* b = nullptr;
 };
 
@@ -169,15 +169,14 @@ struct DirectionGradArgs {
   const RnnShape* shape = nullptr;
   int64_t d = 0;
   const T* w_hh = nullptr;
-  const T* b_hh = nullptr;
-  const T* gates = nullptr;   // saved buffers, as DirectionArgs
+  const T* gates = nullptr;  // saved buffers, as DirectionArgs
   const T* h_prev = nullptr;
   const T* a = nullptr;
   const T* b = nullptr;
   const T* grad_out = nullptr;                    // gradient of the layer output [rows, D*H]
   const T* grad_state_n[2] = {nullptr, nullptr};  // gradients of the final states [N, H]
   T* grad_state0[2] = {nullptr, nullptr};         // gradients of the initial states [N, H] (written)
-  T* grad_gates_x = nullptr;  // [rows, G*H]: gradient of the input projection (+ b_ih)
+  T* grad_gates_x = nullptr;                      // [rows, G*H]: gradient of the input projection (+ b_ih)
   T* grad_gates_h = nullptr;  // [rows, G*H]: of the hidden projection (+ b_hh); may equal grad_gates_x
 };
 
@@ -192,10 +191,9 @@ struct BlockGradSums {
 template <class Cell>
 struct RnnSaved {
   RnnShape shape;
-  RnnOptions options;
-  std::vector<Tensor> weights;       // contiguous, detached
-  std::vector<Tensor> layer_inputs;  // [rows, I_l] per layer, after dropout
-  std::vector<Tensor> masks;         // dropout mask applied to layer l's input, or undefined
+  std::vector<Tensor> weights;                  // contiguous, detached
+  std::vector<Tensor> layer_inputs;             // [rows, I_l] per layer, after dropout
+  std::vector<Tensor> masks;                    // dropout mask applied to layer l's input, or undefined
   std::vector<typename Cell::Buffers> buffers;  // per (l, d), index l*D + d
   Shape input_shape;
 };
@@ -222,7 +220,6 @@ std::vector<Tensor> rnn_forward(const Tensor& input, const std::vector<Tensor>& 
   constexpr int kStates = Cell::kStates;
   auto saved = std::make_shared<RnnSaved<Cell>>();
   saved->shape = check_rnn_arguments(Cell::kName, Cell::kGates, input, weights, options, state_names, states);
-  saved->options = options;
   saved->input_shape = input.shape();
   const RnnShape& s = saved->shape;
   const DType dtype = input.dtype();
@@ -232,7 +229,8 @@ std::vector<Tensor> rnn_forward(const Tensor& input, const std::vector<Tensor>& 
   const std::vector<Tensor>& W = saved->weights;
   std::vector<Tensor> states0(kStates);
   for (int k = 0; k < kStates; ++k)
-    if (states[static_cast<size_t>(k)].defined()) states0[static_cast<size_t>(k)] = contiguous_detached(states[static_cast<size_t>(k)]);
+    if (states[static_cast<size_t>(k)].defined())
+      states0[static_cast<size_t>(k)] = contiguous_detached(states[static_cast<size_t>(k)]);
 
   const int64_t rows = s.rows(), H = s.H, D = s.D, GH = s.gates * s.H;
   Tensor output = empty(s.output_shape, dtype);
@@ -258,17 +256,20 @@ std::vector<Tensor> rnn_forward(const Tensor& input, const std::vector<Tensor>& 
         });
         x = dropped;
       }
-      saved->layer_inputs.push_back(x);
-      saved->masks.push_back(mask);
+      if (for_backward) {
+        saved->layer_inputs.push_back(x);
+        saved->masks.push_back(mask);
+      }
       const int64_t in = s.layer_input_size(l);
       Tensor out = l + 1 == s.L ? output : empty(s.output_shape, dtype);
 
       std::vector<DirectionArgs<T>> dirs(static_cast<size_t>(D));
+      std::vector<typename Cell::Buffers> layer_buffers;  // kept for backward, else freed after the layer
       for (int64_t d = 0; d < D; ++d) {
         typename Cell::Buffers buf = Cell::allocate(rows, H, dtype, for_backward);
         // The input projection of every time step: gates [rows, G*H] = x [rows, I_l] W_ih^T.
-        gemm<T>(false, true, rows, GH, in, T(1), x.data<T>(), in, W[s.weight_index(l, d, 0)].data<T>(),
-                in, T(0), buf.gates.template data<T>(), GH);
+        gemm<T>(false, true, rows, GH, in, T(1), x.data<T>(), in, W[s.weight_index(l, d, 0)].data<T>(), in, T(0),
+                buf.gates.template data<T>(), GH);
         DirectionArgs<T>& a = dirs[static_cast<size_t>(d)];
         a.shape = &s;
         a.d = d;
@@ -287,13 +288,14 @@ std::vector<Tensor> rnn_forward(const Tensor& input, const std::vector<Tensor>& 
         a.h_prev = buf.h_prev.template data<T>();
         a.a = data_or_null<T>(buf.a);
         a.b = data_or_null<T>(buf.b);
-        saved->buffers.push_back(buf);
+        layer_buffers.push_back(buf);
       }
       // The recurrence: tasks (direction, batch block), each through all time steps.
       parallel_for(0, D * blocks.count, 1, [&](int64_t k0, int64_t k1) {
         for (int64_t k = k0; k < k1; ++k)
           Cell::template forward_block<T>(dirs[static_cast<size_t>(k / blocks.count)], blocks[k % blocks.count]);
       });
+      if (for_backward) saved->buffers.insert(saved->buffers.end(), layer_buffers.begin(), layer_buffers.end());
       x = out;
     }
   });
@@ -305,11 +307,10 @@ std::vector<Tensor> rnn_forward(const Tensor& input, const std::vector<Tensor>& 
   std::vector<Tensor> inputs{input};
   inputs.insert(inputs.end(), weights.begin(), weights.end());
   inputs.insert(inputs.end(), states.begin(), states.end());
-  record_multi_output_op(
-      Cell::kName, inputs, outputs,
-      [saved](const std::vector<Tensor>& grads_out, const std::vector<bool>& needs) {
-        return rnn_backward<Cell>(*saved, grads_out, needs);
-      });
+  record_multi_output_op(Cell::kName, inputs, outputs,
+                         [saved](const std::vector<Tensor>& grads_out, const std::vector<bool>& needs) {
+                           return rnn_backward<Cell>(*saved, grads_out, needs);
+                         });
   return outputs;
 }
 
@@ -317,11 +318,12 @@ std::vector<Tensor> rnn_forward(const Tensor& input, const std::vector<Tensor>& 
 
 // Column sums of the task partials of one direction, in block order.
 template <class T>
-void sum_block_partials(const std::vector<BlockGradSums<T>>& partials, size_t first, int64_t count, bool hidden,
-                        T* out, int64_t width) {
+void sum_block_partials(const std::vector<BlockGradSums<T>>& partials, size_t first, int64_t count, bool hidden, T* out,
+                        int64_t width) {
   std::fill(out, out + width, T(0));
   for (int64_t b = 0; b < count; ++b) {
-    const std::vector<T>& p = hidden ? partials[first + static_cast<size_t>(b)].h : partials[first + static_cast<size_t>(b)].x;
+    const std::vector<T>& p =
+        hidden ? partials[first + static_cast<size_t>(b)].h : partials[first + static_cast<size_t>(b)].x;
     for (int64_t j = 0; j < width; ++j) out[j] += p[static_cast<size_t>(j)];
   }
 }
@@ -361,7 +363,8 @@ std::vector<Tensor> rnn_backward(const RnnSaved<Cell>& saved, const std::vector<
     using T = decltype(tag);
     Tensor grad_out = contiguous_detached(grads_out[0]);  // [rows, D*H]
     std::vector<Tensor> grad_state_n;
-    for (int k = 0; k < kStates; ++k) grad_state_n.push_back(contiguous_detached(grads_out[1 + static_cast<size_t>(k)]));
+    for (int k = 0; k < kStates; ++k)
+      grad_state_n.push_back(contiguous_detached(grads_out[1 + static_cast<size_t>(k)]));
     std::vector<Tensor> grad_state0;  // [L*D, N, H]: the caller's gradient, or scratch
     for (int k = 0; k < kStates; ++k) grad_state0.push_back(empty(s.state_shape, dtype));
 
@@ -377,7 +380,6 @@ std::vector<Tensor> rnn_backward(const RnnSaved<Cell>& saved, const std::vector<
         a.shape = &s;
         a.d = d;
         a.w_hh = W[s.weight_index(l, d, 1)].data<T>();
-        if (s.bias) a.b_hh = W[s.weight_index(l, d, 3)].data<T>();
         a.gates = buf.gates.template data<T>();
         a.h_prev = buf.h_prev.template data<T>();
         a.a = data_or_null<T>(buf.a);
@@ -439,8 +441,7 @@ std::vector<Tensor> rnn_backward(const RnnSaved<Cell>& saved, const std::vector<
       Tensor grad_x = empty(l == 0 ? saved.input_shape : s.output_shape, dtype);
       for (int64_t d = 0; d < D; ++d)
         gemm<T>(false, false, rows, in, GH, T(1), grad_gates_x[static_cast<size_t>(d)].template data<T>(), GH,
-                W[s.weight_index(l, d, 0)].data<T>(), in, d == 0 ? T(0) : T(1),
-                grad_x.data<T>(), in);
+                W[s.weight_index(l, d, 0)].data<T>(), in, d == 0 ? T(0) : T(1), grad_x.data<T>(), in);
       if (l == 0) {
         grads[0] = grad_x;
         continue;

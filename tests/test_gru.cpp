@@ -45,7 +45,8 @@ void expect_error(F&& f, const std::string& needle) {
   if (!actual.defined() || !expected.defined())
     return ::testing::AssertionFailure() << (actual.defined() ? "expected" : "actual") << " is undefined";
   if (actual.shape() != expected.shape())
-    return ::testing::AssertionFailure() << "shape " << shape_str(actual.shape()) << " vs " << shape_str(expected.shape());
+    return ::testing::AssertionFailure() << "shape " << shape_str(actual.shape()) << " vs "
+                                         << shape_str(expected.shape());
   const std::vector<double> a = actual.to_vector<double>(), e = expected.to_vector<double>();
   for (size_t i = 0; i < a.size(); ++i)
     if (!(std::fabs(a[i] - e[i]) <= tol * (1 + std::fabs(e[i]))))
@@ -114,18 +115,82 @@ std::vector<Config> configs() {
   };
   add([](Config&) {});
   add([](Config& c) { c.state = true; });
-  add([](Config& c) { c.layers = 2; c.state = true; });
-  add([](Config& c) { c.bidirectional = true; c.state = true; });
-  add([](Config& c) { c.layers = 3; c.bidirectional = true; c.T = 4; c.N = 3; c.I = 5; c.H = 3; });
-  add([](Config& c) { c.batch_first = true; c.layers = 2; c.state = true; c.T = 5; c.N = 3; });
-  add([](Config& c) { c.batch_first = true; c.bidirectional = true; c.T = 4; c.N = 5; c.H = 4; });
-  add([](Config& c) { c.bias = false; c.layers = 2; c.state = true; });
-  add([](Config& c) { c.batched = false; c.layers = 2; c.bidirectional = true; c.state = true; });
-  add([](Config& c) { c.T = 1; c.N = 1; c.I = 1; c.H = 1; });
-  add([](Config& c) { c.layers = 3; c.bidirectional = true; c.batch_first = true; c.dropout = 0.5; c.state = true; });
-  add([](Config& c) { c.layers = 2; c.dropout = 0.4; c.training = false; });
-  add([](Config& c) { c.T = 4; c.N = 70; c.I = 3; c.H = 3; c.layers = 2; c.bidirectional = true; c.state = true; });
-  add([](Config& c) { c.T = 3; c.N = 33; c.I = 2; c.H = 5; c.batch_first = true; c.state = true; });
+  add([](Config& c) {
+    c.layers = 2;
+    c.state = true;
+  });
+  add([](Config& c) {
+    c.bidirectional = true;
+    c.state = true;
+  });
+  add([](Config& c) {
+    c.layers = 3;
+    c.bidirectional = true;
+    c.T = 4;
+    c.N = 3;
+    c.I = 5;
+    c.H = 3;
+  });
+  add([](Config& c) {
+    c.batch_first = true;
+    c.layers = 2;
+    c.state = true;
+    c.T = 5;
+    c.N = 3;
+  });
+  add([](Config& c) {
+    c.batch_first = true;
+    c.bidirectional = true;
+    c.T = 4;
+    c.N = 5;
+    c.H = 4;
+  });
+  add([](Config& c) {
+    c.bias = false;
+    c.layers = 2;
+    c.state = true;
+  });
+  add([](Config& c) {
+    c.batched = false;
+    c.layers = 2;
+    c.bidirectional = true;
+    c.state = true;
+  });
+  add([](Config& c) {
+    c.T = 1;
+    c.N = 1;
+    c.I = 1;
+    c.H = 1;
+  });
+  add([](Config& c) {
+    c.layers = 3;
+    c.bidirectional = true;
+    c.batch_first = true;
+    c.dropout = 0.5;
+    c.state = true;
+  });
+  add([](Config& c) {
+    c.layers = 2;
+    c.dropout = 0.4;
+    c.training = false;
+  });
+  add([](Config& c) {
+    c.T = 4;
+    c.N = 70;
+    c.I = 3;
+    c.H = 3;
+    c.layers = 2;
+    c.bidirectional = true;
+    c.state = true;
+  });
+  add([](Config& c) {
+    c.T = 3;
+    c.N = 33;
+    c.I = 2;
+    c.H = 5;
+    c.batch_first = true;
+    c.state = true;
+  });
   return cs;
 }
 
@@ -156,8 +221,8 @@ TEST(Gru, HandComputedTwoSteps) {
                              from_vector(std::vector<double>(wh, wh + 3), {3, 1}, dtype),
                              from_vector(std::vector<double>(bi, bi + 3), {3}, dtype),
                              from_vector(std::vector<double>(bh, bh + 3), {3}, dtype)};
-    GruResult r = gru(from_vector(std::vector<double>(xs, xs + 2), {2, 1, 1}, dtype), w, {},
-                      full({1, 1, 1}, h0, dtype));
+    GruResult r =
+        gru(from_vector(std::vector<double>(xs, xs + 2), {2, 1, 1}, dtype), w, {}, full({1, 1, 1}, h0, dtype));
     const double tol = dtype == kFloat64 ? 1e-15 : 1e-6;
     EXPECT_NEAR(r.output.to_vector<double>()[0], expected[0], tol);
     EXPECT_NEAR(r.output.to_vector<double>()[1], expected[1], tol);
@@ -210,10 +275,10 @@ TEST(Gru, BackwardMatchesComposedReference) {
 }
 
 TEST(Gru, WeightNamesAndShapes) {
-  EXPECT_EQ(gru_weight_names(1, true, true),
-            (std::vector<std::string>{"weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0",
-                                      "weight_ih_l0_reverse", "weight_hh_l0_reverse", "bias_ih_l0_reverse",
-                                      "bias_hh_l0_reverse"}));
+  EXPECT_EQ(
+      gru_weight_names(1, true, true),
+      (std::vector<std::string>{"weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0", "weight_ih_l0_reverse",
+                                "weight_hh_l0_reverse", "bias_ih_l0_reverse", "bias_hh_l0_reverse"}));
   EXPECT_EQ(gru_weight_shapes(7, 3, 2, false, true),
             (std::vector<Shape>{{9, 7}, {9, 3}, {9}, {9}, {9, 3}, {9, 3}, {9}, {9}}));
 }
@@ -253,9 +318,12 @@ TEST(GruErrors, Arguments) {
   lstm_sized[1] = zeros({8, 2});
   expect_error([&] { gru(a.input, lstm_sized, o); },
                "gru: weight_hh_l0 must have shape [3*hidden_size, hidden_size] with hidden_size >= 1, got [8, 2]");
-  expect_error([&] { gru(a.input, a.weights, o, zeros({2, 3, 2})); },
-               "gru: h0 must have shape [2, 2, 2] ([num_layers*directions, N, hidden_size]) for input of shape "
-               "[3, 2, 3], got [2, 3, 2]");
+  expect_error(
+      [&] {
+        gru(a.input, a.weights, o, zeros({2, 3, 2}));
+      },
+      "gru: h0 must have shape [2, 2, 2] ([num_layers*directions, N, hidden_size]) for input of shape "
+      "[3, 2, 3], got [2, 3, 2]");
   std::vector<Tensor> fewer(a.weights.begin(), a.weights.end() - 2);
   expect_error([&] { gru(a.input, fewer, o); }, "gru: expected 8 weights for num_layers=2");
   GruOptions bad = o;

@@ -46,7 +46,8 @@ void expect_error(F&& f, const std::string& needle) {
   if (!actual.defined() || !expected.defined())
     return ::testing::AssertionFailure() << (actual.defined() ? "expected" : "actual") << " is undefined";
   if (actual.shape() != expected.shape())
-    return ::testing::AssertionFailure() << "shape " << shape_str(actual.shape()) << " vs " << shape_str(expected.shape());
+    return ::testing::AssertionFailure() << "shape " << shape_str(actual.shape()) << " vs "
+                                         << shape_str(expected.shape());
   const std::vector<double> a = actual.to_vector<double>(), e = expected.to_vector<double>();
   for (size_t i = 0; i < a.size(); ++i)
     if (!(std::fabs(a[i] - e[i]) <= tol * (1 + std::fabs(e[i]))))
@@ -119,19 +120,83 @@ std::vector<Config> configs() {
   add([](Config&) {});
   add([](Config& c) { c.states = true; });
   add([](Config& c) { c.layers = 2; });
-  add([](Config& c) { c.bidirectional = true; c.states = true; });
-  add([](Config& c) { c.layers = 3; c.bidirectional = true; c.T = 4; c.N = 3; c.I = 5; c.H = 3; });
-  add([](Config& c) { c.batch_first = true; c.layers = 2; c.states = true; c.T = 5; c.N = 3; });
-  add([](Config& c) { c.batch_first = true; c.bidirectional = true; c.T = 4; c.N = 5; c.H = 4; });
-  add([](Config& c) { c.bias = false; c.layers = 2; c.states = true; });
-  add([](Config& c) { c.batched = false; c.layers = 2; c.bidirectional = true; c.states = true; });
-  add([](Config& c) { c.T = 1; c.N = 1; c.I = 1; c.H = 1; });
-  add([](Config& c) { c.layers = 2; c.dropout = 0.4; });
-  add([](Config& c) { c.layers = 3; c.bidirectional = true; c.batch_first = true; c.dropout = 0.5; c.states = true; });
-  add([](Config& c) { c.layers = 2; c.dropout = 0.4; c.training = false; });
+  add([](Config& c) {
+    c.bidirectional = true;
+    c.states = true;
+  });
+  add([](Config& c) {
+    c.layers = 3;
+    c.bidirectional = true;
+    c.T = 4;
+    c.N = 3;
+    c.I = 5;
+    c.H = 3;
+  });
+  add([](Config& c) {
+    c.batch_first = true;
+    c.layers = 2;
+    c.states = true;
+    c.T = 5;
+    c.N = 3;
+  });
+  add([](Config& c) {
+    c.batch_first = true;
+    c.bidirectional = true;
+    c.T = 4;
+    c.N = 5;
+    c.H = 4;
+  });
+  add([](Config& c) {
+    c.bias = false;
+    c.layers = 2;
+    c.states = true;
+  });
+  add([](Config& c) {
+    c.batched = false;
+    c.layers = 2;
+    c.bidirectional = true;
+    c.states = true;
+  });
+  add([](Config& c) {
+    c.T = 1;
+    c.N = 1;
+    c.I = 1;
+    c.H = 1;
+  });
+  add([](Config& c) {
+    c.layers = 2;
+    c.dropout = 0.4;
+  });
+  add([](Config& c) {
+    c.layers = 3;
+    c.bidirectional = true;
+    c.batch_first = true;
+    c.dropout = 0.5;
+    c.states = true;
+  });
+  add([](Config& c) {
+    c.layers = 2;
+    c.dropout = 0.4;
+    c.training = false;
+  });
   // Several batch blocks (one task per block of about 32 rows), both layouts.
-  add([](Config& c) { c.T = 4; c.N = 70; c.I = 3; c.H = 3; c.layers = 2; c.bidirectional = true; c.states = true; });
-  add([](Config& c) { c.T = 3; c.N = 33; c.I = 2; c.H = 5; c.batch_first = true; c.states = true; });
+  add([](Config& c) {
+    c.T = 4;
+    c.N = 70;
+    c.I = 3;
+    c.H = 3;
+    c.layers = 2;
+    c.bidirectional = true;
+    c.states = true;
+  });
+  add([](Config& c) {
+    c.T = 3;
+    c.N = 33;
+    c.I = 2;
+    c.H = 5;
+    c.batch_first = true;
+    c.states = true;
+  });
   return cs;
 }
 
@@ -235,9 +300,8 @@ TEST(Lstm, BackwardMatchesComposedReference) {
       const Arguments fused = make_arguments(c, dtype, 7, true), composed = make_arguments(c, dtype, 7, true);
       Generator g1(13), g2(13), u1(17), u2(17);
       weighted_loss(lstm(fused.input, fused.weights, options_of(c, &g1), fused.h0, fused.c0), u1).backward();
-      weighted_loss(lstm_reference_autograd(composed.input, composed.weights, options_of(c, &g2), composed.h0,
-                                            composed.c0),
-                    u2)
+      weighted_loss(
+          lstm_reference_autograd(composed.input, composed.weights, options_of(c, &g2), composed.h0, composed.c0), u2)
           .backward();
       const std::vector<Tensor> a = leaves(fused), b = leaves(composed);
       const double tol = dtype == kFloat64 ? 1e-10 : 2e-5;
@@ -259,9 +323,8 @@ TEST(Lstm, BackwardComputesOnlyWhatIsNeeded) {
   }
   Generator u1(3), u2(3);
   weighted_loss(lstm(fused.input, fused.weights, options_of(c, nullptr), fused.h0, fused.c0), u1).backward();
-  weighted_loss(lstm_reference_autograd(composed.input, composed.weights, options_of(c, nullptr), composed.h0,
-                                        composed.c0),
-                u2)
+  weighted_loss(
+      lstm_reference_autograd(composed.input, composed.weights, options_of(c, nullptr), composed.h0, composed.c0), u2)
       .backward();
   EXPECT_FALSE(fused.input.grad().defined());
   EXPECT_FALSE(fused.h0.grad().defined());
@@ -283,12 +346,12 @@ TEST(Lstm, BackwardComputesOnlyWhatIsNeeded) {
 // ---------------------------------------------------------------- semantics
 
 TEST(Lstm, WeightNamesAndShapesFollowPyTorch) {
-  EXPECT_EQ(lstm_weight_names(2, true, true),
-            (std::vector<std::string>{"weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0",
-                                      "weight_ih_l0_reverse", "weight_hh_l0_reverse", "bias_ih_l0_reverse",
-                                      "bias_hh_l0_reverse", "weight_ih_l1", "weight_hh_l1", "bias_ih_l1",
-                                      "bias_hh_l1", "weight_ih_l1_reverse", "weight_hh_l1_reverse",
-                                      "bias_ih_l1_reverse", "bias_hh_l1_reverse"}));
+  EXPECT_EQ(
+      lstm_weight_names(2, true, true),
+      (std::vector<std::string>{"weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0", "weight_ih_l0_reverse",
+                                "weight_hh_l0_reverse", "bias_ih_l0_reverse", "bias_hh_l0_reverse", "weight_ih_l1",
+                                "weight_hh_l1", "bias_ih_l1", "bias_hh_l1", "weight_ih_l1_reverse",
+                                "weight_hh_l1_reverse", "bias_ih_l1_reverse", "bias_hh_l1_reverse"}));
   EXPECT_EQ(lstm_weight_names(2, false, false),
             (std::vector<std::string>{"weight_ih_l0", "weight_hh_l0", "weight_ih_l1", "weight_hh_l1"}));
   EXPECT_EQ(lstm_weight_shapes(7, 3, 2, true, false),
@@ -338,8 +401,7 @@ TEST(Lstm, UnbatchedEqualsBatchOfOne) {
   c.batched = false;
   const Arguments a = make_arguments(c, kFloat64, 5, false);
   LstmResult r = lstm(a.input, a.weights, options_of(c, nullptr), a.h0, a.c0);
-  LstmResult b = lstm(unsqueeze(a.input, 1), a.weights, options_of(c, nullptr), unsqueeze(a.h0, 1),
-                      unsqueeze(a.c0, 1));
+  LstmResult b = lstm(unsqueeze(a.input, 1), a.weights, options_of(c, nullptr), unsqueeze(a.h0, 1), unsqueeze(a.c0, 1));
   EXPECT_EQ(r.output.shape(), (Shape{3, 4}));
   EXPECT_EQ(r.h_n.shape(), (Shape{4, 2}));
   EXPECT_EQ(r.output.to_vector<double>(), b.output.to_vector<double>());
@@ -358,8 +420,7 @@ TEST(Lstm, BatchFirstIsTheTransposedLayout) {
   LstmResult time_major = lstm(a.input, a.weights, options_of(c, nullptr), a.h0, a.c0);
   Config bf = c;
   bf.batch_first = true;
-  LstmResult batch_major =
-      lstm(contiguous(transpose(a.input, 0, 1)), a.weights, options_of(bf, nullptr), a.h0, a.c0);
+  LstmResult batch_major = lstm(contiguous(transpose(a.input, 0, 1)), a.weights, options_of(bf, nullptr), a.h0, a.c0);
   EXPECT_TRUE(close(contiguous(transpose(batch_major.output, 0, 1)), time_major.output, 1e-15));
   EXPECT_TRUE(close(batch_major.h_n, time_major.h_n, 1e-15));
   EXPECT_TRUE(close(batch_major.c_n, time_major.c_n, 1e-15));
@@ -388,8 +449,8 @@ TEST(Lstm, DropoutBetweenLayersOnly) {
   // Layer 0's final states are not masked.
   Config bottom = c;
   bottom.layers = 1;
-  LstmResult first = lstm(a.input, std::vector<Tensor>(a.weights.begin(), a.weights.begin() + 4),
-                          options_of(bottom, nullptr));
+  LstmResult first =
+      lstm(a.input, std::vector<Tensor>(a.weights.begin(), a.weights.begin() + 4), options_of(bottom, nullptr));
   EXPECT_TRUE(close(narrow(r.h_n, 0, 0, 1), first.h_n, 1e-15));
 
   // Eval mode: dropout has no effect and needs no generator.
@@ -481,9 +542,12 @@ TEST(LstmErrors, Arguments) {
   c.layers = 2;
   const Arguments a = make_arguments(c, kFloat32, 1, false);
   const LstmOptions o = options_of(c, nullptr);
-  expect_error([&] { lstm(zeros({2, 3, 4, 5}), a.weights, o); },
-               "lstm: input must be 3-d ([T, N, I], or [N, T, I] with batch_first) or 2-d ([T, I], unbatched), got "
-               "shape [2, 3, 4, 5]");
+  expect_error(
+      [&] {
+        lstm(zeros({2, 3, 4, 5}), a.weights, o);
+      },
+      "lstm: input must be 3-d ([T, N, I], or [N, T, I] with batch_first) or 2-d ([T, I], unbatched), got "
+      "shape [2, 3, 4, 5]");
   expect_error([&] { lstm(Tensor(), a.weights, o); }, "lstm: input is an undefined tensor");
   expect_error([&] { lstm(zeros({3, 2, 3}, kInt64), a.weights, o); }, "lstm: expected a floating input");
   std::vector<Tensor> fewer(a.weights.begin(), a.weights.end() - 1);
@@ -505,11 +569,18 @@ TEST(LstmErrors, Arguments) {
   std::vector<Tensor> mixed = a.weights;
   mixed[2] = zeros({8}, kFloat64);
   expect_error([&] { lstm(a.input, mixed, o); }, "lstm: bias_ih_l0 is float64 but input is float32");
-  expect_error([&] { lstm(a.input, a.weights, o, zeros({2, 2, 3})); },
-               "lstm: h0 must have shape [2, 2, 2] ([num_layers*directions, N, hidden_size]) for input of shape "
-               "[3, 2, 3], got [2, 2, 3]");
+  expect_error(
+      [&] {
+        lstm(a.input, a.weights, o, zeros({2, 2, 3}));
+      },
+      "lstm: h0 must have shape [2, 2, 2] ([num_layers*directions, N, hidden_size]) for input of shape "
+      "[3, 2, 3], got [2, 2, 3]");
   expect_error([&] { lstm(a.input, a.weights, o, Tensor(), zeros({1, 2, 2})); }, "lstm: c0 must have shape [2, 2, 2]");
-  expect_error([&] { lstm(a.input, a.weights, o, zeros({2, 2, 2}, kFloat64)); }, "lstm: h0 is float64 but input is float32");
+  expect_error(
+      [&] {
+        lstm(a.input, a.weights, o, zeros({2, 2, 2}, kFloat64));
+      },
+      "lstm: h0 is float64 but input is float32");
   expect_error([&] { lstm(zeros({0, 2, 3}), a.weights, o); }, "lstm: input of shape [0, 2, 3] has no time steps");
   expect_error([&] { lstm(zeros({3, 0, 3}), a.weights, o); }, "lstm: input of shape [3, 0, 3] has an empty batch");
 

@@ -79,7 +79,9 @@ class ParityRecurrent : public ::testing::TestWithParam<size_t> {};
 TEST_P(ParityRecurrent, MatchesPyTorch) { run_parity_case(fixture().cases.at(GetParam()), parity_ops()); }
 
 INSTANTIATE_TEST_SUITE_P(AllCases, ParityRecurrent, ::testing::Range<size_t>(0, fixture().cases.size()),
-                         [](const ::testing::TestParamInfo<size_t>& info) { return case_test_name(fixture(), info.param); });
+                         [](const ::testing::TestParamInfo<size_t>& info) {
+                           return case_test_name(fixture(), info.param);
+                         });
 // With no fixture there are no instances; FileLoads below fails instead.
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ParityRecurrent);
 

@@ -3,10 +3,11 @@
 // dropout (a fixed generator inside fn, so every evaluation draws the same masks) and a strided
 // input. Every output (output, h_n[, c_n]) enters the checked function, flattened and
 // concatenated, so each Jacobian covers all of them. T=3, N=2, I=3, H=2 keeps them small.
+#include "ops/recurrent.h"
+
 #include <cmath>
 
 #include "ops/op_cases.h"
-#include "ops/recurrent.h"
 #include "ops/shape.h"
 
 namespace harnet {
@@ -83,8 +84,8 @@ GradcheckFn gru_fn(const RnnCase& c) {
     Generator gen(99);
     RnnOptions o = options_of(c);
     o.generator = &gen;
-    const GruResult r = c.states ? gru(input_of(c, in[0]), weights, o, in[n_weights + 1])
-                                 : gru(input_of(c, in[0]), weights, o);
+    const GruResult r =
+        c.states ? gru(input_of(c, in[0]), weights, o, in[n_weights + 1]) : gru(input_of(c, in[0]), weights, o);
     return flat_concat({r.output, r.h_n});
   };
 }
@@ -100,26 +101,61 @@ std::vector<RnnCase> rnn_cases() {
   add("T=3 N=2 I=3 H=2, 1 layer", [](RnnCase&) {});
   add("T=3 N=2 I=3 H=2, 1 layer, initial states", [](RnnCase& c) { c.states = true; });
   add("T=3 N=2 I=3 H=2, 2 layers", [](RnnCase& c) { c.layers = 2; });
-  add("T=3 N=2 I=3 H=2, 2 layers, initial states", [](RnnCase& c) { c.layers = 2; c.states = true; });
-  add("T=3 N=2 I=3 H=2, bidirectional, initial states", [](RnnCase& c) { c.bidirectional = true; c.states = true; });
-  add("T=2 N=2 I=2 H=2, 2 layers bidirectional", [](RnnCase& c) { c.T = 2; c.I = 2; c.layers = 2; c.bidirectional = true; });
-  add("N=2 T=3 I=3 H=2, batch_first, initial states", [](RnnCase& c) { c.batch_first = true; c.states = true; });
-  add("N=3 T=2 I=2 H=2, batch_first bidirectional", [](RnnCase& c) { c.N = 3; c.T = 2; c.I = 2; c.batch_first = true; c.bidirectional = true; });
-  add("T=3 N=2 I=3 H=2, 2 layers, no bias", [](RnnCase& c) { c.layers = 2; c.bias = false; });
-  add("T=3 N=2 I=3 H=2, 2 layers, dropout 0.5 (fixed generator)", [](RnnCase& c) { c.layers = 2; c.dropout = 0.5; });
-  add("T=4 I=3 H=3, unbatched, initial states", [](RnnCase& c) { c.T = 4; c.H = 3; c.batched = false; c.states = true; });
+  add("T=3 N=2 I=3 H=2, 2 layers, initial states", [](RnnCase& c) {
+    c.layers = 2;
+    c.states = true;
+  });
+  add("T=3 N=2 I=3 H=2, bidirectional, initial states", [](RnnCase& c) {
+    c.bidirectional = true;
+    c.states = true;
+  });
+  add("T=2 N=2 I=2 H=2, 2 layers bidirectional", [](RnnCase& c) {
+    c.T = 2;
+    c.I = 2;
+    c.layers = 2;
+    c.bidirectional = true;
+  });
+  add("N=2 T=3 I=3 H=2, batch_first, initial states", [](RnnCase& c) {
+    c.batch_first = true;
+    c.states = true;
+  });
+  add("N=3 T=2 I=2 H=2, batch_first bidirectional", [](RnnCase& c) {
+    c.N = 3;
+    c.T = 2;
+    c.I = 2;
+    c.batch_first = true;
+    c.bidirectional = true;
+  });
+  add("T=3 N=2 I=3 H=2, 2 layers, no bias", [](RnnCase& c) {
+    c.layers = 2;
+    c.bias = false;
+  });
+  add("T=3 N=2 I=3 H=2, 2 layers, dropout 0.5 (fixed generator)", [](RnnCase& c) {
+    c.layers = 2;
+    c.dropout = 0.5;
+  });
+  add("T=4 I=3 H=3, unbatched, initial states", [](RnnCase& c) {
+    c.T = 4;
+    c.H = 3;
+    c.batched = false;
+    c.states = true;
+  });
   add("T=3 N=2 I=3 H=2, transposed input", [](RnnCase& c) { c.transposed_input = true; });
-  add("T=5 N=1 I=1 H=1, 1 layer, initial states", [](RnnCase& c) { c.T = 5; c.N = 1; c.I = 1; c.H = 1; c.states = true; });
+  add("T=5 N=1 I=1 H=1, 1 layer, initial states", [](RnnCase& c) {
+    c.T = 5;
+    c.N = 1;
+    c.I = 1;
+    c.H = 1;
+    c.states = true;
+  });
   return cases;
 }
 
 }  // namespace
 
 void add_recurrent_cases(std::vector<OpCase>& cases) {
-  for (const RnnCase& c : rnn_cases())
-    cases.push_back({"lstm", c.description, rnn_inputs(c, 4, 2), lstm_fn(c)});
-  for (const RnnCase& c : rnn_cases())
-    cases.push_back({"gru", c.description, rnn_inputs(c, 3, 1), gru_fn(c)});
+  for (const RnnCase& c : rnn_cases()) cases.push_back({"lstm", c.description, rnn_inputs(c, 4, 2), lstm_fn(c)});
+  for (const RnnCase& c : rnn_cases()) cases.push_back({"gru", c.description, rnn_inputs(c, 3, 1), gru_fn(c)});
 }
 
 }  // namespace harnet

@@ -9,6 +9,7 @@
 #include "ops/elementwise.h"
 #include "ops/linalg.h"
 #include "ops/loss.h"
+#include "ops/recurrent.h"
 #include "ops/reduce.h"
 #include "ops/shape.h"
 #include "ops/softmax.h"

@@ -87,9 +87,10 @@ struct ConvCall {
 };
 
 // The spatial arguments of either convolution, per spatial dimension (1 or 2 of them).
+enum class PaddingMode { Explicit, Valid, Same };
 struct SpatialArgs {
-  std::vector<int64_t> stride, dilation, padding;  // explicit sizes
-  int mode = 0;                                    // 0 explicit, 1 valid, 2 same
+  std::vector<int64_t> stride, dilation, padding;  // padding: the explicit sizes
+  PaddingMode mode = PaddingMode::Explicit;
 };
 
 template <size_t N>
@@ -99,7 +100,10 @@ SpatialArgs spatial_args(const std::array<int64_t, N>& stride, const ConvPadding
   a.stride.assign(stride.begin(), stride.end());
   a.dilation.assign(dilation.begin(), dilation.end());
   a.padding.assign(padding.sizes().begin(), padding.sizes().end());
-  a.mode = padding.mode() == ConvPadding<N>::Mode::Explicit ? 0 : padding.mode() == ConvPadding<N>::Mode::Valid ? 1 : 2;
+  using Mode = typename ConvPadding<N>::Mode;
+  a.mode = padding.mode() == Mode::Same    ? PaddingMode::Same
+           : padding.mode() == Mode::Valid ? PaddingMode::Valid
+                                           : PaddingMode::Explicit;
   return a;
 }
 
@@ -135,7 +139,7 @@ ConvCall resolve(const char* op, int64_t spatial, const Tensor& input, const Ten
                  join(args.dilation), ")");
     HARNET_CHECK(args.padding[static_cast<size_t>(d)] >= 0, op, ": padding must be non-negative, got (",
                  join(args.padding), ")");
-    HARNET_CHECK(args.mode != 2 || args.stride[static_cast<size_t>(d)] == 1, op,
+    HARNET_CHECK(args.mode != PaddingMode::Same || args.stride[static_cast<size_t>(d)] == 1, op,
                  ": padding='same' is not supported for strided convolutions, got stride (", join(args.stride), ")");
   }
 
@@ -169,8 +173,8 @@ ConvCall resolve(const char* op, int64_t spatial, const Tensor& input, const Ten
     const size_t i = static_cast<size_t>(d);
     const int64_t size = in_shape[static_cast<size_t>(2 + d)], kernel = weight.shape()[static_cast<size_t>(2 + d)];
     const int64_t stride = args.stride[i], dilation = args.dilation[i];
-    int64_t before = args.mode == 0 ? args.padding[i] : 0, after = before;
-    if (args.mode == 2) {  // PyTorch: total dilation * (k - 1), the odd one at the end
+    int64_t before = args.mode == PaddingMode::Explicit ? args.padding[i] : 0, after = before;
+    if (args.mode == PaddingMode::Same) {  // PyTorch: total dilation * (k - 1), the odd one at the end
       const int64_t total = dilation * (kernel - 1);
       before = total / 2;
       after = total - before;

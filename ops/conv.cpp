@@ -47,7 +47,10 @@ namespace {
 
 // A unit of at least this many multiply-adds is one gemm() splits across threads itself.
 constexpr int64_t kLargeProduct = int64_t{1} << 18;
-// Bound on the elements of the per-chunk weight-gradient partials (16 MB in float32).
+// The weight and bias gradients sum the batch in at most this many fixed chunks of samples,
+// computed in parallel (16: balanced for 1, 2, 4, 8 and 16 threads) ...
+constexpr int64_t kGradientChunks = 16;
+// ... whose partials hold at most this many elements (16 MB in float32).
 constexpr int64_t kPartialBudget = int64_t{1} << 22;
 
 // ---------------------------------------------------------------- geometry
@@ -279,6 +282,18 @@ void col2im(const T* cols, const ConvGeometry& g, T* grad_x) {
   }
 }
 
+// Zeros the columns outside [valid.begin, valid.end) of every width-long row of a plane.
+// Column by column, with a stride: the edges are a column or two, and row by row they would
+// be a memset call per row and side.
+template <class T>
+void zero_edge_columns(T* plane_data, int64_t plane, int64_t width, ValidRange valid) {
+  auto zero_column = [&](int64_t col) {
+    for (int64_t i = col; i < plane; i += width) plane_data[i] = T(0);
+  };
+  for (int64_t col = 0; col < valid.begin; ++col) zero_column(col);
+  for (int64_t col = valid.end; col < width; ++col) zero_column(col);
+}
+
 // im2col for rows_only() geometries: cols row (c, kj) is x[c] read as one flat plane shifted
 // by offset = kj * dilation_w - pad_left, i.e. cols[(c, kj), q] = x[c, q + offset] (one long
 // copy), except in the |offset| columns at the edge of every image row, where the shifted
@@ -295,10 +310,7 @@ void im2col_rows(const T* x, const ConvGeometry& g, T* cols) {
       // dst[q] = src[q + offset] for every q whose source lies in the plane
       const int64_t q0 = std::max<int64_t>(0, -offset), q1 = std::min(plane, plane - offset);
       if (q1 > q0) std::copy(src + q0 + offset, src + q1 + offset, dst + q0);
-      for (int64_t row = 0; row < plane; row += width) {
-        std::fill(dst + row, dst + row + valid.begin, T(0));
-        std::fill(dst + row + valid.end, dst + row + width, T(0));
-      }
+      zero_edge_columns(dst, plane, width, valid);
     }
   }
 }
@@ -317,10 +329,7 @@ void col2im_rows(T* cols, const ConvGeometry& g, T* grad_x) {
       T* src = cols + (c * g.kernel_w + kj) * plane;
       const int64_t offset = kj * g.dilation_w - g.pad_left;
       const ValidRange valid = valid_columns(offset, 1, width, width);
-      for (int64_t row = 0; row < plane; row += width) {
-        std::fill(src + row, src + row + valid.begin, T(0));
-        std::fill(src + row + valid.end, src + row + width, T(0));
-      }
+      zero_edge_columns(src, plane, width, valid);
       const int64_t q0 = std::max<int64_t>(0, -offset), q1 = std::min(plane, plane - offset);
       if (kj == 0) {
         std::fill(dst, dst + std::min(plane, q0 + offset), T(0));
@@ -399,10 +408,12 @@ void conv_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, 
 // ---------------------------------------------------------------- backward
 
 // How many fixed chunks of samples the weight and bias gradients are summed in: enough for
-// parallelism, few enough that their partials stay within kPartialBudget. Shape-only.
+// parallelism (kGradientChunks), few enough that their partials stay within kPartialBudget.
+// Within a chunk, samples accumulate in the GEMM itself (beta = 1), which costs nothing
+// extra, so fewer chunks mean less partial memory to write and add up. Shape-only.
 int64_t gradient_chunks(const ConvGeometry& g) {
   const int64_t per_partial = g.out_channels * g.patch() + g.out_channels;
-  return std::clamp<int64_t>(kPartialBudget / per_partial, 1, std::max<int64_t>(g.batch, 1));
+  return std::clamp<int64_t>(kPartialBudget / per_partial, 1, std::min(kGradientChunks, std::max<int64_t>(g.batch, 1)));
 }
 
 // From grad_out [N, C_out, H_out, W_out] (contiguous): grad_x [N, C_in, H, W],
@@ -472,13 +483,15 @@ void conv_backward(const ConvGeometry& g, const T* x, const T* w, const T* grad_
     }
   });
 
-  // Partials added in chunk order, element by element.
+  // Partials added in chunk order: result[i] = ((p_0[i] + p_1[i]) + p_2[i]) + ..., partial by
+  // partial over the range (sequential, vectorised reads; element by element, the strided
+  // reads of `chunks` distant partials would miss the cache every time).
   auto reduce = [chunks](const T* partials, int64_t size, T* result) {
     parallel_for(0, size, std::max<int64_t>(1, kGrainSize / chunks), [&](int64_t i0, int64_t i1) {
-      for (int64_t i = i0; i < i1; ++i) {
-        T acc = partials[i];
-        for (int64_t c = 1; c < chunks; ++c) acc += partials[c * size + i];
-        result[i] = acc;
+      std::copy(partials + i0, partials + i1, result + i0);
+      for (int64_t c = 1; c < chunks; ++c) {
+        const T* partial = partials + c * size;
+        for (int64_t i = i0; i < i1; ++i) result[i] += partial[i];
       }
     });
   };

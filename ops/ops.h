@@ -6,6 +6,7 @@
 #include "autograd/gradcheck.h"
 #include "autograd/parallel.h"
 #include "autograd/tensor.h"
+#include "ops/conv.h"
 #include "ops/elementwise.h"
 #include "ops/linalg.h"
 #include "ops/loss.h"

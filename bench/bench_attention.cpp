@@ -1,4 +1,4 @@
-// Multi-head self-attention at the HARNet size, exactly as /work/shared/ref/ops_torch.py times
+// Multi-head self-attention at the HARNet size, exactly as the PyTorch reference (ops_torch.py) times
 // PyTorch's: embed dim 128, 4 heads, batch 64, T = 60 frames, batch_first self-attention,
 // need_weights=False, forward + backward of out.sum(). GFLOP/s counts
 //   2 * B * (4 * T * E^2 + 2 * T^2 * E)   per forward (the four projections and the two

@@ -1,4 +1,4 @@
-// conv2d at HARNet's sizes, the cases of /work/shared/ref/ops_torch.py: batch 64, T = 60 frames,
+// conv2d at HARNet's sizes, the cases of the PyTorch reference (ops_torch.py): batch 64, T = 60 frames,
 // kernel (1, 3) along the joint axis with padding (0, 1): 3->64 and 64->64 on J = 25 joints,
 // 64->128 on J = 13. GFLOP/s counts 2 * B * T * J * C_in * C_out * 3 per forward and three times
 // that for forward + backward (grad_input, grad_weight, grad_bias from a ones gradient, as

@@ -1,4 +1,4 @@
-// The LSTM of /work/shared/ref/ops_torch.py ("lstm2x128_fwdbwd"): 2 layers, hidden 128, input
+// The LSTM of the PyTorch reference (ops_torch.py) ("lstm2x128_fwdbwd"): 2 layers, hidden 128, input
 // 896 (128 channels x 7 joint groups), batch 64, T = 60, batch_first; forward + backward of
 // output.sum(), gradients accumulating into the leaves as in the PyTorch loop. The GFLOP/s
 // counter is PyTorch's: 3 * 2*B*T*4*128*((896+128)+(128+128)) per forward + backward (the

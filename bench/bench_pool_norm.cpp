@@ -4,7 +4,7 @@
 //   max_pool2d    (1, 2) ceil_mode on [64, 64, 60, 25] (joints -> limbs)
 //   layer_norm    over 128 on [64, 60, 128] (after attention)
 //   dropout       p = 0.2 on [64, 60, 896] (per-frame features)
-// These operators are memory-bound and /work/shared/ref/ops_torch.py has no entry for them, so
+// These operators are memory-bound and the PyTorch reference (ops_torch.py) has no entry for them, so
 // there is no FLOP count to share with it: the counter is GB/s of the tensors an ideal kernel
 // must touch (read inputs, write outputs, once each; the bytes are listed at each benchmark),
 // and ratios to PyTorch are ratios of the times, measured with the same calls in PyTorch

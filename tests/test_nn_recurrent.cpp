@@ -139,6 +139,15 @@ TEST(NnRecurrent, DropoutBetweenLayersIsReproducibleAndOffInEval) {
   EXPECT_EQ(la(x).output.to_vector<float>(), la(x).output.to_vector<float>());
 }
 
+TEST(NnRecurrent, CallsAreSeenBySummary) {
+  Generator gen(1);
+  LSTM lstm(3, 4, gen);  // 4 * 4 * (3 + 4 + 2) = 144 parameters
+  const std::string text = nn::summary(lstm, [&] { lstm(zeros({5, 2, 3})); });
+  EXPECT_NE(text.find("LSTM"), std::string::npos) << text;
+  EXPECT_NE(text.find("[5, 2, 4]"), std::string::npos) << text;
+  EXPECT_NE(text.find("total params: 144"), std::string::npos) << text;
+}
+
 TEST(NnRecurrent, RefusesBadArgumentsAndInputs) {
   Generator gen(0);
   expect_error([&] { LSTM(0, 4, gen); }, "LSTM: input_size must be positive, got 0");

@@ -85,10 +85,23 @@ void check_gradient(const Node& node, size_t input, const Tensor& grad, const Sh
                input, " of shape ", shape, " ", dtype_name(dtype));
 }
 
+// True if nothing else can see grad's memory: the engine's handle is the only one on the
+// TensorImpl and the impl the only one on the Storage (no views, no saved copies, not the
+// same tensor handed to two inputs), and it is a plain, dense, contiguous tensor that
+// fills its storage exactly. Such a gradient can become leaf.grad without a copy.
+bool can_adopt(const Tensor& grad) {
+  const std::shared_ptr<TensorImpl>& impl = grad.impl_ptr();
+  if (!impl || impl.use_count() != 1 || !impl->storage || impl->storage.use_count() != 1) return false;
+  if (impl->requires_grad || impl->grad_fn || impl->grad.defined() || impl->offset != 0) return false;
+  if (impl->strides != contiguous_strides(impl->shape)) return false;
+  return impl->storage->nbytes() == static_cast<size_t>(shape_numel(impl->shape)) * dtype_size(impl->dtype);
+}
+
 void accumulate_into_leaf(TensorImpl& leaf, const Tensor& grad) {
   if (!leaf.grad.defined()) {
-    // Own the memory: the gradient handed over may alias another tensor.
-    leaf.grad = grad.contiguous_copy();
+    // Own the memory: the gradient handed over may alias another tensor; adopt it only
+    // when nothing else holds it.
+    leaf.grad = can_adopt(grad) ? grad : grad.contiguous_copy();
   } else {
     leaf.grad = add_gradients(leaf.grad, grad);
   }

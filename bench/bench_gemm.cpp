@@ -26,4 +26,28 @@ void BM_sgemm(benchmark::State& state) {
 // Real time: with several threads the main thread's CPU time undercounts the work.
 BENCHMARK(BM_sgemm)->Arg(256)->Arg(1024)->Unit(benchmark::kMillisecond)->UseRealTime();
 
+// A weight gradient, grad_W = g^T x: small m and n, long k (a batch of 64 clips x 60 frames).
+// Args: m (out_features), n (in_features), k (rows of x).
+void BM_sgemm_grad_w(benchmark::State& state) {
+  const int64_t m = state.range(0), n = state.range(1), k = state.range(2);
+  std::vector<float> g(k * m), x(k * n), c(m * n);
+  harnet::Generator gen(0);
+  for (auto& v : g) v = static_cast<float>(gen.normal());
+  for (auto& v : x) v = static_cast<float>(gen.normal());
+  for (auto _ : state) {
+    harnet::gemm<float>(true, false, m, n, k, 1.0f, g.data(), m, x.data(), n, 0.0f, c.data(), n);
+    benchmark::DoNotOptimize(c.data());
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * m * n * k, benchmark::Counter::kIsIterationInvariantRate,
+                                                 benchmark::Counter::kIs1000);
+  state.counters["threads"] = harnet::get_num_threads();
+}
+BENCHMARK(BM_sgemm_grad_w)
+    ->Args({384, 128, 64 * 60})
+    ->Args({256, 512, 64 * 60})
+    ->Args({512, 896, 64 * 60})
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(0.2)
+    ->UseRealTime();
+
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <memory>
 
 #include "autograd/error.h"
 #include "autograd/parallel.h"
@@ -21,6 +22,13 @@ constexpr int64_t kTileSize = 256;
 constexpr int64_t kEnoughTiles = 8;
 // Tile lengths are multiples of this, so BLAS micro-kernels run on full register blocks.
 constexpr int64_t kTileAlign = 16;
+// Split along k: a product with fewer tiles of C than this (small m and n, e.g. a weight
+// gradient g^T x over a long batch) has too little parallelism in C alone...
+constexpr int64_t kSplitKBelowTiles = 4;
+// ...so k is cut into chunks of at least this length, enough to make tiles * chunks reach
+// kEnoughTiles; each chunk's partial product goes to its own buffer and the partials are
+// summed in chunk order.
+constexpr int64_t kMinChunkK = 256;
 
 void blas_call(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
                const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
@@ -44,6 +52,7 @@ void blas_call(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, 
 struct Tiling {
   int64_t tile_m, tile_n;    // tile size
   int64_t tiles_m, tiles_n;  // tile count
+  int64_t chunk_k = 0, chunks_k = 1;  // split of k (chunks_k = 1: none)
 };
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -59,7 +68,58 @@ Tiling make_tiling(int64_t m, int64_t n, int64_t k) {
   // Even tiles rounded up to the alignment; the last one takes the remainder.
   const int64_t tile_m = std::min(m, ceil_div(ceil_div(m, tiles_m), kTileAlign) * kTileAlign);
   const int64_t tile_n = std::min(n, ceil_div(ceil_div(n, tiles_n), kTileAlign) * kTileAlign);
-  return {tile_m, tile_n, ceil_div(m, tile_m), ceil_div(n, tile_n)};
+  Tiling t{tile_m, tile_n, ceil_div(m, tile_m), ceil_div(n, tile_n), k, 1};
+  // Like the tiles, the split of k depends on the shape only, never on the thread count.
+  const int64_t tiles = t.tiles_m * t.tiles_n;
+  if (tiles < kSplitKBelowTiles) {
+    const int64_t chunks = std::min(ceil_div(kEnoughTiles, tiles), k / kMinChunkK);
+    if (chunks > 1) {
+      t.chunk_k = ceil_div(ceil_div(k, chunks), kTileAlign) * kTileAlign;
+      t.chunks_k = ceil_div(k, t.chunk_k);
+    }
+  }
+  return t;
+}
+
+// C = beta * C + alpha * (P_0 + P_1 + ...), P_i = op(A) op(B) over the i-th chunk of k,
+// each computed tile by tile into its own buffer and summed in chunk order, so the result
+// is the same whichever thread computes which partial.
+template <class T>
+void gemm_split_k(const Tiling& t, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha,
+                  const T* a, int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  const int64_t tiles = t.tiles_m * t.tiles_n;
+  const int64_t mn = m * n;
+  std::unique_ptr<T[]> partials(new T[static_cast<size_t>(t.chunks_k * mn)]);
+  parallel_for(0, t.chunks_k * tiles, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t task = t0; task < t1; ++task) {
+      const int64_t chunk = task / tiles, tile = task % tiles;
+      const int64_t p0 = chunk * t.chunk_k, depth = std::min(t.chunk_k, k - p0);
+      const int64_t r0 = (tile / t.tiles_n) * t.tile_m, c0 = (tile % t.tiles_n) * t.tile_n;
+      const int64_t rows = std::min(t.tile_m, m - r0), cols = std::min(t.tile_n, n - c0);
+      // Rows r0.. and columns p0.. of op(A); rows p0.. and columns c0.. of op(B).
+      const T* a_block = trans_a ? a + p0 * lda + r0 : a + r0 * lda + p0;
+      const T* b_block = trans_b ? b + c0 * ldb + p0 : b + p0 * ldb + c0;
+      T* p = partials.get() + chunk * mn + r0 * n + c0;
+      blas_call(trans_a, trans_b, rows, cols, depth, T(1), a_block, lda, b_block, ldb, T(0), p, n);
+    }
+  });
+  // Elementwise, in chunk order for every element: independent of how rows are split.
+  const int64_t row_grain = std::max<int64_t>(1, kGrainSize / std::max<int64_t>(1, n * t.chunks_k));
+  parallel_for(0, m, row_grain, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      T* c_row = c + i * ldc;
+      T* sum = partials.get() + i * n;  // row i of chunk 0 collects the sum
+      for (int64_t chunk = 1; chunk < t.chunks_k; ++chunk) {
+        const T* p_row = sum + chunk * mn;
+        for (int64_t j = 0; j < n; ++j) sum[j] += p_row[j];
+      }
+      if (beta == T(0)) {
+        for (int64_t j = 0; j < n; ++j) c_row[j] = alpha * sum[j];
+      } else {
+        for (int64_t j = 0; j < n; ++j) c_row[j] = beta * c_row[j] + alpha * sum[j];
+      }
+    }
+  });
 }
 
 }  // namespace
@@ -85,6 +145,10 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, 
                "gemm: sizes m=", m, " n=", n, " k=", k, " or leading dimensions exceed the 32-bit range of BLAS");
 
   const Tiling t = make_tiling(m, n, k);
+  if (t.chunks_k > 1) {
+    gemm_split_k(t, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
   auto run_tile = [&](int64_t tile) {
     const int64_t r0 = (tile / t.tiles_n) * t.tile_m, c0 = (tile % t.tiles_n) * t.tile_n;
     const int64_t rows = std::min(t.tile_m, m - r0), cols = std::min(t.tile_n, n - c0);

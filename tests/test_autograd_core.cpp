@@ -29,6 +29,28 @@ TEST(AutogradCore, LeafAccumulatesAcrossBackwardCalls) {
   EXPECT_FALSE(x.grad().defined());
 }
 
+// A leaf adopts its first gradient without a copy only when nothing else holds it: a
+// gradient passed through unchanged (still the caller's tensor) or handed to two inputs
+// must be copied, or later writes through either handle would show in the other.
+TEST(AutogradCore, LeafGradNeverAliasesAnotherTensor) {
+  Tensor x = full({2}, 1.0, kFloat64).set_requires_grad(true);
+  Tensor y = record_op("pass", {x}, x.contiguous_copy(), [](const Tensor& g, const std::vector<bool>&) {
+    return std::vector<Tensor>{g};
+  });
+  Tensor grad_output = full({2}, 4.0, kFloat64);
+  y.backward(grad_output);
+  grad_output.data<double>()[0] = -1.0;
+  EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{4, 4}));
+
+  Tensor z = full({2}, 1.0, kFloat64).set_requires_grad(true);
+  Tensor w = record_op("twice", {z, z}, z.contiguous_copy(), [](const Tensor& g, const std::vector<bool>&) {
+    Tensor gz = g.contiguous_copy();
+    return std::vector<Tensor>{gz, gz};
+  });
+  w.backward(full({2}, 3.0, kFloat64));
+  EXPECT_EQ(z.grad().to_vector<double>(), (std::vector<double>{6, 6}));
+}
+
 TEST(AutogradCore, FanInIsSummedBeforeTheNodeRuns) {
   Tensor x = full({1}, 1.0, kFloat64).set_requires_grad(true);
   Tensor a = scale(x, 2.0);

@@ -95,9 +95,11 @@ void check_gemm_against_reference(const GemmShape& s, bool ta, bool tb, T alpha,
     }
 }
 
-// Odd small sizes, a size that is not split, sizes tiled along rows, along columns and both.
-const std::vector<GemmShape> kGemmShapes = {{1, 1, 1},    {7, 5, 3},     {13, 1, 9},     {1, 17, 4},
-                                            {300, 200, 150}, {1100, 24, 40}, {40, 2100, 40}, {530, 520, 70}};
+// Odd small sizes, a size that is not split, sizes tiled along rows, along columns and both,
+// and small m, n with a long k, split along k (one tile in 3 or 8 chunks, two tiles in 2).
+const std::vector<GemmShape> kGemmShapes = {{1, 1, 1},       {7, 5, 3},      {13, 1, 9},     {1, 17, 4},
+                                            {300, 200, 150}, {1100, 24, 40}, {40, 2100, 40}, {530, 520, 70},
+                                            {40, 30, 1000},  {200, 50, 2100}, {530, 40, 600}};
 
 template <class T>
 void gemm_against_reference_all() {
@@ -131,11 +133,13 @@ TEST(Gemm, BadLeadingDimensionIsAnError) {
 // The result must not depend on the thread count, nor on running inside a parallel region
 // (where gemm does not split). 200x100x100 is a product whose halves OpenBLAS computes
 // differently from the whole (its small-matrix kernels), which a thread-dependent split
-// would expose.
+// would expose. The last three are split along k, whose partials must be summed in the
+// same order whichever thread computed them.
 template <class T>
 void gemm_thread_independent() {
   for (const GemmShape& s : {GemmShape{200, 100, 100}, GemmShape{300, 200, 150}, GemmShape{530, 520, 70},
-                             GemmShape{40, 2100, 40}}) {
+                             GemmShape{40, 2100, 40}, GemmShape{40, 30, 1000}, GemmShape{530, 40, 600},
+                             GemmShape{384, 128, 3840}}) {
     for (bool ta : {false, true})
       for (bool tb : {false, true}) {
         Generator gen(7);

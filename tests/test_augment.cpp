@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/test_util.h"
 #include "autograd/error.h"
 #include "data/augment.h"
 #include "data/preprocess.h"
@@ -16,15 +17,7 @@
 namespace harnet {
 namespace {
 
-template <class F>
-void expect_error(F&& f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an error containing: " << needle;
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << "message: " << e.what();
-  }
-}
+using harnet::testing::expect_error;
 
 constexpr double kPi = 3.14159265358979323846;
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/test_util.h"
 #include "autograd/autograd.h"
 #include "autograd/generator.h"
 #include "autograd/parallel.h"
@@ -20,26 +21,8 @@
 namespace harnet {
 namespace {
 
-class ScopedThreads {
- public:
-  explicit ScopedThreads(int n) : saved_(get_num_threads()) { set_num_threads(n); }
-  ~ScopedThreads() { set_num_threads(saved_); }
-  ScopedThreads(const ScopedThreads&) = delete;
-  ScopedThreads& operator=(const ScopedThreads&) = delete;
-
- private:
-  int saved_;
-};
-
-template <class F>
-void expect_error(F&& f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an error containing: " << needle;
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << "message: " << e.what();
-  }
-}
+using harnet::testing::ScopedThreads;
+using harnet::testing::expect_error;
 
 ::testing::AssertionResult close(const Tensor& actual, const Tensor& expected, double tol) {
   if (!actual.defined() || !expected.defined())

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/test_util.h"
 #include "nn/init.h"
 #include "nn/linear.h"
 #include "ops/ops.h"
@@ -16,17 +17,9 @@
 namespace harnet {
 namespace {
 
-namespace init = nn::init;
+using harnet::testing::expect_error;
 
-template <class F>
-void expect_error(F&& f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an error containing: " << needle;
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << "message: " << e.what();
-  }
-}
+namespace init = nn::init;
 
 struct Stats {
   double mean = 0, std = 0, min = 0, max = 0;

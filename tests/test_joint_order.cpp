@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/test_util.h"
 #include "autograd/error.h"
 #include "data/joint_order.h"
 #include "tests/skeleton_test_data.h"
@@ -15,15 +16,7 @@
 namespace harnet {
 namespace {
 
-template <class F>
-void expect_error(F&& f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an error containing: " << needle;
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << "message: " << e.what();
-  }
-}
+using harnet::testing::expect_error;
 
 int64_t position_of(const std::vector<int32_t>& order, int32_t joint) {
   return std::find(order.begin(), order.end(), joint) - order.begin();

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/test_util.h"
 #include "autograd/autograd.h"
 #include "autograd/generator.h"
 #include "autograd/parallel.h"
@@ -18,28 +19,10 @@
 namespace harnet {
 namespace {
 
+using harnet::testing::ScopedThreads;
+using harnet::testing::expect_error;
+
 // Sets the thread count for a scope and restores the previous one.
-class ScopedThreads {
- public:
-  explicit ScopedThreads(int n) : saved_(get_num_threads()) { set_num_threads(n); }
-  ~ScopedThreads() { set_num_threads(saved_); }
-  ScopedThreads(const ScopedThreads&) = delete;
-  ScopedThreads& operator=(const ScopedThreads&) = delete;
-
- private:
-  int saved_;
-};
-
-template <class F>
-void expect_error(F&& f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an error containing: " << needle;
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << "message: " << e.what();
-  }
-}
-
 template <class T>
 std::vector<T> random_values(int64_t n, Generator& gen) {
   std::vector<T> v(static_cast<size_t>(n));

@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/test_util.h"
 #include "autograd/error.h"
 #include "autograd/parallel.h"
 #include "data/joint_order.h"
@@ -28,28 +29,10 @@
 namespace harnet {
 namespace {
 
+using harnet::testing::ScopedThreads;
+using harnet::testing::expect_error;
+
 // Sets the thread count for a scope and restores the previous one.
-class ScopedThreads {
- public:
-  explicit ScopedThreads(int n) : saved_(get_num_threads()) { set_num_threads(n); }
-  ~ScopedThreads() { set_num_threads(saved_); }
-  ScopedThreads(const ScopedThreads&) = delete;
-  ScopedThreads& operator=(const ScopedThreads&) = delete;
-
- private:
-  int saved_;
-};
-
-template <class F>
-void expect_error(F&& f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an error containing: " << needle;
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << "message: " << e.what();
-  }
-}
-
 std::vector<int64_t> all_indices(const SkeletonDataset& data) {
   std::vector<int64_t> v(static_cast<size_t>(data.num_sequences()));
   std::iota(v.begin(), v.end(), 0);

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/test_util.h"
 #include "nn/activation.h"
 #include "nn/container.h"
 #include "nn/flatten.h"
@@ -22,6 +23,8 @@
 
 namespace harnet {
 namespace {
+
+using harnet::testing::expect_error;
 
 using nn::Flatten;
 using nn::GELU;
@@ -35,16 +38,6 @@ using nn::Sigmoid;
 using nn::StateDict;
 using nn::Tanh;
 using nn::UnaryModule;
-
-template <class F>
-void expect_error(F&& f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an error containing: " << needle;
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << "message: " << e.what();
-  }
-}
 
 bool contains(const std::string& text, const std::string& needle) { return text.find(needle) != std::string::npos; }
 

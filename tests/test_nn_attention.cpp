@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/test_util.h"
 #include "nn/attention.h"
 #include "nn/module_check.h"
 #include "ops/ops.h"
@@ -17,18 +18,10 @@
 namespace harnet {
 namespace {
 
+using harnet::testing::expect_error;
+
 using nn::MultiheadAttention;
 using nn::MultiheadAttentionOptions;
-
-template <class F>
-void expect_error(F&& f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an error containing: " << needle;
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << "message: " << e.what();
-  }
-}
 
 // The configurations of tools/make_nn_layer_fixtures.py, by name.
 std::shared_ptr<MultiheadAttention> make_named(const std::string& name, Generator& gen) {

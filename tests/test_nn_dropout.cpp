@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/test_util.h"
 #include "nn/dropout.h"
 #include "nn/module_check.h"
 #include "ops/ops.h"
@@ -14,17 +15,9 @@
 namespace harnet {
 namespace {
 
-using nn::Dropout;
+using harnet::testing::expect_error;
 
-template <class F>
-void expect_error(F&& f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an error containing: " << needle;
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << "message: " << e.what();
-  }
-}
+using nn::Dropout;
 
 TEST(NnDropout, PassesTheModuleChecker) {
   for (double p : {0.3, 0.5}) {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/test_util.h"
 #include "nn/activation.h"
 #include "nn/container.h"
 #include "nn/flatten.h"
@@ -15,6 +16,8 @@
 
 namespace harnet {
 namespace {
+
+using harnet::testing::expect_error;
 
 using nn::Flatten;
 using nn::GELU;
@@ -26,16 +29,6 @@ using nn::Sequential;
 using nn::Sigmoid;
 using nn::Tanh;
 using nn::UnaryModule;
-
-template <class F>
-void expect_error(F&& f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an error containing: " << needle;
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << "message: " << e.what();
-  }
-}
 
 template <class Pairs>
 std::vector<std::string> names_of(const Pairs& pairs) {

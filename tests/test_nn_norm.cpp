@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/test_util.h"
 #include "nn/module_check.h"
 #include "nn/norm.h"
 #include "ops/ops.h"
@@ -16,21 +17,13 @@
 namespace harnet {
 namespace {
 
+using harnet::testing::expect_error;
+
 using nn::BatchNorm1d;
 using nn::BatchNorm2d;
 using nn::BatchNormOptions;
 using nn::LayerNorm;
 using nn::ModeBehaviour;
-
-template <class F>
-void expect_error(F&& f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an error containing: " << needle;
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << "message: " << e.what();
-  }
-}
 
 // The configurations of tools/make_nn_layer_fixtures.py, by name.
 std::shared_ptr<nn::UnaryModule> make_named(const std::string& name) {

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/test_util.h"
 #include "nn/module_check.h"
 #include "nn/pool.h"
 #include "ops/ops.h"
@@ -14,17 +15,9 @@
 namespace harnet {
 namespace {
 
-using namespace nn;
+using harnet::testing::expect_error;
 
-template <class F>
-void expect_error(F&& f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an error containing: " << needle;
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << "message: " << e.what();
-  }
-}
+using namespace nn;
 
 // The configurations of tools/make_nn_layer_fixtures.py, by name.
 std::shared_ptr<UnaryModule> make_named(const std::string& name) {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/test_util.h"
 #include "nn/module_check.h"
 #include "nn/recurrent.h"
 #include "ops/ops.h"
@@ -16,19 +17,11 @@
 namespace harnet {
 namespace {
 
+using harnet::testing::expect_error;
+
 using nn::GRU;
 using nn::LSTM;
 using nn::RecurrentOptions;
-
-template <class F>
-void expect_error(F&& f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an error containing: " << needle;
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << "message: " << e.what();
-  }
-}
 
 // The configurations of tools/make_nn_layer_fixtures.py, by name.
 std::shared_ptr<nn::RecurrentBase> make_named(const std::string& name, Generator& gen) {

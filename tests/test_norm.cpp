@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/test_util.h"
 #include "autograd/autograd.h"
 #include "autograd/generator.h"
 #include "autograd/parallel.h"
@@ -26,16 +27,7 @@
 namespace harnet {
 namespace {
 
-class ScopedThreads {
- public:
-  explicit ScopedThreads(int n) : saved_(get_num_threads()) { set_num_threads(n); }
-  ~ScopedThreads() { set_num_threads(saved_); }
-  ScopedThreads(const ScopedThreads&) = delete;
-  ScopedThreads& operator=(const ScopedThreads&) = delete;
-
- private:
-  int saved_;
-};
+using harnet::testing::ScopedThreads;
 
 void expect_error(const std::function<void()>& fn, std::initializer_list<std::string> fragments) {
   try {

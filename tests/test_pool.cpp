@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/test_util.h"
 #include "autograd/autograd.h"
 #include "autograd/generator.h"
 #include "autograd/parallel.h"
@@ -20,19 +21,10 @@
 namespace harnet {
 namespace {
 
+using harnet::testing::ScopedThreads;
+
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-class ScopedThreads {
- public:
-  explicit ScopedThreads(int n) : saved_(get_num_threads()) { set_num_threads(n); }
-  ~ScopedThreads() { set_num_threads(saved_); }
-  ScopedThreads(const ScopedThreads&) = delete;
-  ScopedThreads& operator=(const ScopedThreads&) = delete;
-
- private:
-  int saved_;
-};
 
 // Expects fn to throw a harnet::Error whose message contains every fragment.
 void expect_error(const std::function<void()>& fn, std::initializer_list<std::string> fragments) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/test_util.h"
 #include "autograd/error.h"
 #include "autograd/generator.h"
 #include "data/joint_order.h"
@@ -18,15 +19,7 @@
 namespace harnet {
 namespace {
 
-template <class F>
-void expect_error(F&& f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an error containing: " << needle;
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << "message: " << e.what();
-  }
-}
+using harnet::testing::expect_error;
 
 // A 5-joint tree: 0 hip (root, centre), 1 neck, 2 left shoulder, 3 right shoulder, 4 head.
 // Each sequence is a list of frames of 15 values.

@@ -11,20 +11,13 @@
 #include <string>
 #include <vector>
 
+#include "tests/test_util.h"
 #include "optim/optim.h"
 
 namespace harnet {
 namespace {
 
-template <class F>
-void expect_error(F&& f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an error containing: " << needle;
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << "message: " << e.what();
-  }
-}
+using harnet::testing::expect_error;
 
 // Plain gradient descent with only an lr: an optimizer defined outside optim/, without momentum.
 class PlainGradientDescent final : public Optimizer {

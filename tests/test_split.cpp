@@ -9,21 +9,14 @@
 #include <string>
 #include <vector>
 
+#include "tests/test_util.h"
 #include "autograd/error.h"
 #include "data/split.h"
 
 namespace harnet {
 namespace {
 
-template <class F>
-void expect_error(F&& f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an error containing: " << needle;
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << "message: " << e.what();
-  }
-}
+using harnet::testing::expect_error;
 
 // Only labels and subjects matter to the splits. Sequence i: label i % classes,
 // subject subjects[i % subjects.size()].

@@ -1,0 +1,97 @@
+// HARNet: the skeleton-sequence classifier of the project (see docs/ and the model table of
+// the specification): a spatial CNN over the joints of each frame -> an LSTM over time ->
+// multi-head self-attention over time with a residual connection and LayerNorm -> mean over
+// time -> a two-layer classifier.
+//
+//   input x [B, T, J, C_in]       (C_in = 3 coordinates, more with velocity / bone channels)
+//   permute                        [B, C_in, T, J]
+//   spatial.*  per block: Conv2d kernel (1, k), padding (0, k/2); BatchNorm2d; ReLU;
+//              MaxPool2d (1, 2) ceil_mode after the blocks that pool
+//                                  [B, C_last, T, J']
+//   flatten per frame; drop_in     [B, T, C_last * J']
+//   lstm (batch_first)             [B, T, D * H]          (D = 2 when bidirectional)
+//   mha self-attention, residual, norm (LayerNorm)   [B, T, D * H]
+//   mean over time                 [B, D * H]
+//   head: Linear -> ReLU -> Dropout -> Linear          [B, classes]
+//
+// Child names match the PyTorch reference (spatial, drop_in, lstm, mha, norm, head), so the
+// state dict of this module and of the PyTorch model map key for key ("spatial.0.weight",
+// "lstm.weight_ih_l0", "mha.in_proj_weight", "head.3.bias").
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "autograd/generator.h"
+#include "nn/activation.h"
+#include "nn/attention.h"
+#include "nn/container.h"
+#include "nn/dropout.h"
+#include "nn/norm.h"
+#include "nn/recurrent.h"
+
+namespace harnet {
+
+// Every size of the model is a setting; joints, in_channels and classes come from the data.
+struct HARNetConfig {
+  int64_t joints = 25;      // J
+  int64_t in_channels = 3;  // C_in: 3 per position, +3 for velocities, +3 for bones
+  int64_t classes = 10;     // C
+
+  std::vector<int64_t> conv_channels{64, 64, 128};  // output channels of each spatial block
+  std::vector<bool> conv_pool{false, true, true};   // a MaxPool2d (1, 2) ceil after block i
+  int64_t conv_kernel = 3;                          // odd; the kernel is (1, conv_kernel)
+  double input_dropout = 0.2;                       // on the per-frame features, before the LSTM
+
+  int64_t lstm_layers = 2;
+  int64_t lstm_hidden = 128;
+  bool bidirectional = false;
+  double lstm_dropout = 0.3;  // between LSTM layers
+
+  int64_t attention_heads = 4;  // must divide D * lstm_hidden
+  double attention_dropout = 0.1;
+
+  int64_t classifier_hidden = 64;
+  double classifier_dropout = 0.5;
+
+  // Throws naming the setting at fault (non-positive sizes, probabilities outside [0, 1),
+  // an even kernel, conv_pool of another length than conv_channels, heads not dividing the
+  // attention width).
+  void validate() const;
+  // The joint count after the spatial blocks' pools (J' above).
+  int64_t pooled_joints() const;
+
+  // JSON object with one key per field above (the run directory's config keeps it).
+  std::string to_json() const;
+  // Reads what to_json writes; missing keys keep their defaults, an unknown key or a value
+  // of the wrong type throws naming the key. The result is validated.
+  static HARNetConfig from_json(const std::string& text);
+};
+
+class HARNet : public nn::UnaryModule {
+ public:
+  // Parameters are initialised as PyTorch initialises the same layers, in construction
+  // order, from gen; the dropout layers own generators seeded from it.
+  HARNet(const HARNetConfig& config, Generator& gen);
+
+  // x [B, T, J, C_in] float (any T >= 1) -> logits [B, classes]. Throws naming the expected
+  // shape when x does not fit the configuration.
+  Tensor forward(const Tensor& x) override;
+
+  std::string type_name() const override { return "HARNet"; }
+  const HARNetConfig& config() const { return config_; }
+
+  std::shared_ptr<nn::Sequential> spatial;
+  std::shared_ptr<nn::Dropout> drop_in;
+  std::shared_ptr<nn::LSTM> lstm;
+  std::shared_ptr<nn::MultiheadAttention> mha;
+  std::shared_ptr<nn::LayerNorm> norm;
+  std::shared_ptr<nn::Sequential> head;
+
+ private:
+  HARNetConfig config_;
+};
+
+}  // namespace harnet

@@ -256,9 +256,17 @@ std::vector<const char*> c_strings(const std::vector<std::string>& values) {
   return pointers;
 }
 
+// An object creation property list without modification times, so that the same content
+// gives the same bytes.
+Handle untimed_plist(hid_t plist_class, const std::string& where) {
+  Handle plist(check_id(H5Pcreate(plist_class), where, "cannot make a property list"), H5Pclose);
+  check_status(H5Pset_obj_track_times(plist.get(), false), where, "cannot switch off modification times");
+  return plist;
+}
+
 // Chunks of about 256 KiB along the first dimension, whole along the others.
 Handle compressed_layout(const std::vector<int64_t>& shape, size_t element_size, const std::string& where) {
-  Handle plist(check_id(H5Pcreate(H5P_DATASET_CREATE), where, "cannot make a property list"), H5Pclose);
+  Handle plist = untimed_plist(H5P_DATASET_CREATE, where);
   const bool chunkable = !shape.empty() && std::all_of(shape.begin(), shape.end(), [](int64_t d) { return d > 0; });
   if (!chunkable) return plist;
   std::vector<hsize_t> chunk(shape.begin(), shape.end());
@@ -311,7 +319,7 @@ void check_absolute_path(const std::string& path, const std::string& where) {
 // A group creation property list that tracks (and indexes) the creation order of links and
 // attributes; it also serves as the file creation property list, for the root group.
 Handle order_tracking_plist(hid_t plist_class, const std::string& where) {
-  Handle plist(check_id(H5Pcreate(plist_class), where, "cannot make a property list"), H5Pclose);
+  Handle plist = untimed_plist(plist_class, where);
   const unsigned flags = H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED;
   check_status(H5Pset_link_creation_order(plist.get(), flags), where, "cannot track the creation order");
   check_status(H5Pset_attr_creation_order(plist.get(), flags), where, "cannot track the creation order");
@@ -632,9 +640,8 @@ void File::write_dataset(const std::string& name, const std::vector<T>& values, 
   if (path_exists(file_.get(), name)) remove_dataset(name);
   create_parent_groups(file_.get(), name, where);
   Handle space = make_space(shape, where);
-  Handle plist = layout.compress ? compressed_layout(shape, sizeof(T), where)
-                                 : Handle(check_id(H5Pcreate(H5P_DATASET_CREATE), where, "cannot make a property list"),
-                                          H5Pclose);
+  Handle plist =
+      layout.compress ? compressed_layout(shape, sizeof(T), where) : untimed_plist(H5P_DATASET_CREATE, where);
   Handle dataset(check_id(H5Dcreate2(file_.get(), name.c_str(), TypeOf<T>::stored(), space.get(), H5P_DEFAULT,
                                      plist.get(), H5P_DEFAULT),
                           where, "cannot create"),
@@ -652,7 +659,8 @@ void File::write_string_dataset(const std::string& name, const std::vector<std::
   create_parent_groups(file_.get(), name, where);
   Handle type = variable_utf8_string_type(where);
   Handle space = make_space({static_cast<int64_t>(values.size())}, where);
-  Handle dataset(check_id(H5Dcreate2(file_.get(), name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT,
+  Handle plist = untimed_plist(H5P_DATASET_CREATE, where);
+  Handle dataset(check_id(H5Dcreate2(file_.get(), name.c_str(), type.get(), space.get(), H5P_DEFAULT, plist.get(),
                                      H5P_DEFAULT),
                           where, "cannot create"),
                  H5Dclose);

@@ -168,6 +168,9 @@ TEST(CheckpointRoundTrip, EveryParameterAndBufferKindInFloat32AndFloat64) {
     const Checkpoint back = save_and_load(path, checkpoint);
     expect_same_dict(back.model, checkpoint.model);
     EXPECT_EQ(back.config, checkpoint.config);
+    const std::string bytes = file_bytes(path);
+    save_checkpoint(path, checkpoint);
+    EXPECT_EQ(file_bytes(path), bytes) << "the same checkpoint saved twice gives other bytes";
     EXPECT_FALSE(back.optimizer.has_value());
     EXPECT_FALSE(back.scheduler.has_value());
     EXPECT_TRUE(back.rng.empty());

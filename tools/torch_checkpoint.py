@@ -58,12 +58,6 @@ def unescape_name(name):
     return "".join(out)
 
 
-def _ordered_members(group):
-    """The members of an h5py group in creation order where the group tracks it (h5py's own
-    iteration already follows it then), else by name."""
-    return list(group.keys())
-
-
 def read_state_dict(path):
     """The /model of a harnet checkpoint as an OrderedDict of tensors, after checking the format."""
     with h5py.File(path, "r") as f:
@@ -78,7 +72,7 @@ def read_state_dict(path):
         if "model" not in f or not isinstance(f["model"], h5py.Group):
             raise ConversionError(f"{path}: no group /model")
         state = collections.OrderedDict()
-        for name in _ordered_members(f["model"]):
+        for name in f["model"]:  # h5py lists in creation order where the group tracks it
             dataset = f["model"][name]
             if not isinstance(dataset, h5py.Dataset):
                 raise ConversionError(f"{path}: /model/{name} is not a dataset")
@@ -101,6 +95,28 @@ def load_torch_state_dict(path):
     return collections.OrderedDict(loaded)
 
 
+def _order_tracking(plist):
+    """Members and attributes listed in creation order (as harnet writes its groups), and no
+    modification times, so that the same tensors give the same bytes."""
+    order = h5py.h5p.CRT_ORDER_TRACKED | h5py.h5p.CRT_ORDER_INDEXED
+    plist.set_link_creation_order(order)
+    plist.set_attr_creation_order(order)
+    plist.set_obj_track_times(False)
+    return plist
+
+
+def _create_file(path):
+    fcpl = _order_tracking(h5py.h5p.create(h5py.h5p.FILE_CREATE))
+    fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
+    fapl.set_libver_bounds(h5py.h5f.LIBVER_V18, h5py.h5f.LIBVER_V18)
+    return h5py.File(h5py.h5f.create(path.encode(), h5py.h5f.ACC_TRUNC, fcpl=fcpl, fapl=fapl))
+
+
+def _create_group(parent, name):
+    gcpl = _order_tracking(h5py.h5p.create(h5py.h5p.GROUP_CREATE))
+    return h5py.Group(h5py.h5g.create(parent.id, name.encode(), gcpl=gcpl))
+
+
 def write_checkpoint(path, state_dict, config=""):
     """A weights-only harnet checkpoint, written to a temporary file then renamed over path."""
     if config:
@@ -112,17 +128,18 @@ def write_checkpoint(path, state_dict, config=""):
     os.umask(umask)
     os.chmod(temporary, 0o666 & ~umask)  # mkstemp's 0600 is for the temporary name only
     try:
-        with h5py.File(temporary, "w", track_order=True) as f:
+        with _create_file(temporary) as f:
             f.attrs["format"] = FORMAT
             f.attrs["version"] = np.int64(VERSION)
             f.attrs["config"] = config
-            model = f.create_group("model", track_order=True)
+            model = _create_group(f, "model")
             for key, tensor in state_dict.items():
                 if not key:
                     raise ConversionError("an empty state-dict key cannot be stored")
                 if tensor.dtype not in KEPT_DTYPES:
                     raise ConversionError(f"key {key!r}: {tensor.dtype}; harnet checkpoints hold float32, float64 and int64")
-                model.create_dataset(escape_name(key), data=tensor.detach().cpu().numpy().astype(KEPT_DTYPES[tensor.dtype]))
+                model.create_dataset(escape_name(key), data=tensor.detach().cpu().numpy().astype(KEPT_DTYPES[tensor.dtype]),
+                                     track_times=False)  # the same bytes for the same tensors
         os.replace(temporary, path)
     except BaseException:
         os.remove(temporary)

@@ -119,7 +119,7 @@ def main():
         harnet_to_torch(tmp)
         torch.manual_seed(3)
         torch_round_trip(tmp, "zoo", fixtures.warmed_up_zoo(3).state_dict())
-        torch_round_trip(tmp, "harnet", fixtures.HARNet(25, 10).state_dict())
+        torch_round_trip(tmp, "harnet", fixtures.HARNet(fixtures.DEFAULT_CONFIG).state_dict())
         odd = collections.OrderedDict([("a/b", torch.ones(2)), ("50%", torch.zeros(1, dtype=torch.float64)),
                                        (".", torch.tensor(7)), ("%2F", torch.arange(3))])
         torch_round_trip(tmp, "odd_keys", odd)

@@ -9,10 +9,11 @@ tests/fixtures/torch_zoo_weights.h5  PyTorch's Zoo (seed 0; BatchNorm statistics
                                      tools/torch_checkpoint.py from-torch, config {"model": "zoo"}
 tests/fixtures/torch_zoo_batch.h5    /input float32 [4, 7, 5] and PyTorch's eval-mode /logits [4, 3]
 
-tests/fixtures/harnet_torch_weights.h5  the default-size HARNet in PyTorch (J = 25, C = 10;
-                                     770,826 parameters; seed 0; BatchNorm statistics moved by
-                                     two training passes), converted the same way, config
-                                     {"joints": 25, "classes": 10} (HARNetConfig JSON)
+tests/fixtures/harnet_torch_weights.h5  the default-size HARNet in PyTorch (HARNet of
+                                     tools/make_harnet_fixtures.py, J = 25, C = 10; 770,826
+                                     parameters; seed 0; BatchNorm statistics moved by two
+                                     training passes), converted the same way, config: the
+                                     default HARNetConfig JSON
 tests/fixtures/harnet_torch_batch.h5 /input float32 [4, 60, 25, 3] and PyTorch's eval-mode /logits [4, 10]
 
 Zoo is the test's model with every kind of state: Conv1d over time, BatchNorm1d, ReLU, Dropout,
@@ -20,6 +21,7 @@ a two-layer LSTM, self-attention with a residual and LayerNorm, the mean over ti
 PyTorch runs on one thread, so running the script twice gives the same values.
 """
 
+import json
 import os
 import tempfile
 
@@ -28,6 +30,7 @@ import torch
 from torch import nn
 
 import torch_checkpoint
+from make_harnet_fixtures import DEFAULT_CONFIG, HARNet
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(ROOT, "tests", "fixtures")
@@ -54,35 +57,6 @@ class Zoo(nn.Module):
         attended, _ = self.mha(h, h, h, need_weights=False)
         h = self.norm(h + attended)
         return self.head(h.mean(dim=1))
-
-
-class HARNet(nn.Module):
-    """The default HARNet of harnet/lib/model.h, with the same child names (and so the same
-    state-dict keys): x [B, T, J, 3] -> logits [B, classes]."""
-
-    def __init__(self, joints, classes, channels=(64, 64, 128), pools=(False, True, True), hidden=128, heads=4):
-        super().__init__()
-        layers, c_in, pooled = [], 3, joints
-        for c_out, pool in zip(channels, pools):
-            layers += [nn.Conv2d(c_in, c_out, (1, 3), padding=(0, 1)), nn.BatchNorm2d(c_out), nn.ReLU()]
-            if pool:
-                layers.append(nn.MaxPool2d((1, 2), ceil_mode=True))
-                pooled = (pooled + 1) // 2
-            c_in = c_out
-        self.spatial = nn.Sequential(*layers)
-        self.drop_in = nn.Dropout(0.2)
-        self.lstm = nn.LSTM(c_in * pooled, hidden, num_layers=2, batch_first=True, dropout=0.3)
-        self.mha = nn.MultiheadAttention(hidden, heads, dropout=0.1, batch_first=True)
-        self.norm = nn.LayerNorm(hidden)
-        self.head = nn.Sequential(nn.Linear(hidden, 64), nn.ReLU(), nn.Dropout(0.5), nn.Linear(64, classes))
-
-    def forward(self, x):
-        batch, steps = x.shape[:2]
-        h = self.spatial(x.permute(0, 3, 1, 2))  # [B, C, T, J']
-        h = self.drop_in(h.permute(0, 2, 1, 3).reshape(batch, steps, -1))  # [B, T, C * J']
-        h, _ = self.lstm(h)
-        attended, _ = self.mha(h, h, h, need_weights=False)
-        return self.head(self.norm(h + attended).mean(dim=1))
 
 
 def warmed_up_zoo(seed):
@@ -124,7 +98,7 @@ def make_zoo_fixtures():
 
 def make_harnet_fixtures():
     torch.manual_seed(0)
-    model = HARNet(joints=25, classes=10)
+    model = HARNet(DEFAULT_CONFIG)
     assert sum(p.numel() for p in model.parameters()) == 770826
     with torch.no_grad():
         for _ in range(2):
@@ -135,7 +109,7 @@ def make_harnet_fixtures():
     with torch.no_grad():
         logits = model(inputs)
     convert_from_torch(model.state_dict(), os.path.join(FIXTURES, "harnet_torch_weights.h5"),
-                       '{"joints": 25, "classes": 10}')
+                       json.dumps(DEFAULT_CONFIG))
     write_batch(os.path.join(FIXTURES, "harnet_torch_batch.h5"), inputs, logits)
 
 

@@ -1,5 +1,6 @@
 #include "autograd/autograd.h"
 
+#include <atomic>
 #include <deque>
 #include <unordered_map>
 
@@ -109,8 +110,15 @@ void accumulate_into_leaf(TensorImpl& leaf, const Tensor& grad) {
 
 }  // namespace
 
+namespace {
+std::atomic<int64_t> g_nodes_created{0};
+}
+
+int64_t graph_nodes_created() { return g_nodes_created.load(std::memory_order_relaxed); }
+
 Tensor record_op(const char* name, const std::vector<Tensor>& inputs, Tensor output, SingleBackwardFn backward) {
   if (!any_requires_grad(inputs)) return output;
+  g_nodes_created.fetch_add(1, std::memory_order_relaxed);
   auto node = std::make_shared<Node>(
       name, make_edges(inputs),
       [fn = std::move(backward)](const std::vector<Tensor>& grads_out, const std::vector<bool>& needs) {
@@ -123,6 +131,7 @@ Tensor record_op(const char* name, const std::vector<Tensor>& inputs, Tensor out
 void record_multi_output_op(const char* name, const std::vector<Tensor>& inputs, std::vector<Tensor>& outputs,
                             Node::BackwardFn backward) {
   if (!any_requires_grad(inputs)) return;
+  g_nodes_created.fetch_add(1, std::memory_order_relaxed);
   auto node = std::make_shared<Node>(name, make_edges(inputs), std::move(backward));
   for (size_t k = 0; k < outputs.size(); ++k) attach(node, outputs[k], static_cast<uint32_t>(k));
 }

@@ -58,6 +58,10 @@ class Node {
   bool released_ = false;
 };
 
+// How many graph nodes record_op / record_multi_output_op have created in this process (all
+// threads): benchmarks and tests check that inference under NoGradGuard records none.
+int64_t graph_nodes_created();
+
 // ---- grad mode
 bool grad_enabled();
 

@@ -1,5 +1,5 @@
-// A reference-counted, 64-byte aligned, uninitialised block of memory. Tensors that are
-// views of one another share a Storage.
+// A reference-counted, 64-byte aligned, uninitialised block of memory from the caching
+// allocator (autograd/allocator.h). Tensors that are views of one another share a Storage.
 #pragma once
 
 #include <cstddef>

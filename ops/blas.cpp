@@ -6,6 +6,7 @@
 #include <climits>
 #include <memory>
 
+#include "autograd/allocator.h"
 #include "autograd/error.h"
 #include "autograd/parallel.h"
 
@@ -89,7 +90,7 @@ void gemm_split_k(const Tiling& t, bool trans_a, bool trans_b, int64_t m, int64_
                   const T* a, int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
   const int64_t tiles = t.tiles_m * t.tiles_n;
   const int64_t mn = m * n;
-  std::unique_ptr<T[]> partials(new T[static_cast<size_t>(t.chunks_k * mn)]);
+  auto partials = scratch_buffer<T>(t.chunks_k * mn);  // cached: the same sizes recur
   parallel_for(0, t.chunks_k * tiles, 1, [&](int64_t t0, int64_t t1) {
     for (int64_t task = t0; task < t1; ++task) {
       const int64_t chunk = task / tiles, tile = task % tiles;

@@ -37,6 +37,7 @@
 #include <memory>
 #include <vector>
 
+#include "autograd/allocator.h"
 #include "autograd/autograd.h"
 #include "autograd/parallel.h"
 #include "ops/blas.h"
@@ -355,10 +356,11 @@ T row_sum(const T* v, int64_t n) {
   return total;
 }
 
-// Uninitialised scratch memory (std::vector would zero it first).
+// Uninitialised scratch memory (std::vector would zero it first), from the caching
+// allocator: the same sizes come back every step.
 template <class T>
-std::unique_ptr<T[]> scratch(bool needed, int64_t n) {
-  return needed ? std::unique_ptr<T[]>(new T[static_cast<size_t>(n)]) : nullptr;
+ScratchBuffer<T> scratch(bool needed, int64_t n) {
+  return scratch_buffer<T>(n, needed);
 }
 
 // Runs body(i0, i1) over [0, count): in parallel when the items keep every thread busy,

@@ -157,13 +157,14 @@ std::string chart_panel(const LineChart& chart, double left, double top, double 
     flush();
   }
 
-  // The legend, in the top right corner of the plot area.
+  // The legend, in the top (or bottom) right corner of the plot area.
   double legend_width = 0;
   for (const ChartSeries& s : chart.series)
     legend_width = std::max(legend_width, 7.0 * static_cast<double>(s.name.size()) + 36);
-  const double lx = x1 - legend_width - 6, ly = y1 + 6;
+  const double legend_height = 18.0 * static_cast<double>(chart.series.size()) + 6;
+  const double lx = x1 - legend_width - 6, ly = chart.legend_bottom ? y0 - legend_height - 6 : y1 + 6;
   out += str_cat("<g class=\"legend\">\n<rect x=\"", number(lx), "\" y=\"", number(ly), "\" width=\"",
-                 number(legend_width), "\" height=\"", number(18.0 * static_cast<double>(chart.series.size()) + 6),
+                 number(legend_width), "\" height=\"", number(legend_height),
                  "\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#999999\"/>\n");
   for (size_t i = 0; i < chart.series.size(); ++i) {
     const ChartSeries& s = chart.series[i];

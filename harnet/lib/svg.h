@@ -33,6 +33,7 @@ struct LineChart {
   std::string x_label, y_label;
   std::vector<ChartSeries> series;
   bool y_from_zero = false;  // start the y axis at 0 (accuracies) rather than at the data's minimum
+  bool legend_bottom = false;  // the legend in the bottom right corner (rising curves) instead of the top right
 };
 
 // The charts side by side, each with its axes, ticks, tick labels, axis labels, title and

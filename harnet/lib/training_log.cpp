@@ -112,7 +112,7 @@ std::vector<LineChart> training_curves(const std::vector<EpochRecord>& records) 
     val_acc.y.push_back(100.0 * r.val_acc);
   }
   return {LineChart{"Loss", "epoch", "cross-entropy loss", {train_loss, val_loss}, false},
-          LineChart{"Accuracy", "epoch", "accuracy (%)", {train_acc, val_acc}, true}};
+          LineChart{"Accuracy", "epoch", "accuracy (%)", {train_acc, val_acc}, true, true}};
 }
 
 void write_text_file(const std::string& path, const std::string& content) {

@@ -14,23 +14,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing::expect_error;
-
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::string pattern = (fs::path(::testing::TempDir()) / "harnet-report-XXXXXX").string();
-    path_ = mkdtemp(pattern.data());
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  std::string str() const { return path_.string(); }
-
- private:
-  fs::path path_;
-};
+using testing::ScratchDir;
 
 EvaluationReport example_report() {
   EvaluationReport r;

@@ -13,6 +13,7 @@ void usage(std::ostream& os) {
         "  convert     convert a raw skeleton dataset (MSR Action3D, AIR-Act2Act) to HDF5\n"
         "  info        summarise and validate a skeleton dataset file\n"
         "  synth       write a synthetic skeleton dataset\n"
+        "  summary     print the model's layers, output shapes and parameter counts\n"
         "  gradcheck   check every operator's gradient in float64\n";
 }
 
@@ -29,6 +30,7 @@ int main(int argc, char** argv) {
   if (command == "convert") return harnet::run_command(command, [&] { return harnet::convert_command(args); });
   if (command == "info") return harnet::run_command(command, [&] { return harnet::info_command(args); });
   if (command == "synth") return harnet::run_command(command, [&] { return harnet::synth_command(args); });
+  if (command == "summary") return harnet::run_command(command, [&] { return harnet::summary_command(args); });
   if (command == "gradcheck") return harnet::run_command(command, [&] { return harnet::gradcheck_command(args); });
   std::cerr << "harnet: unknown command '" << command << "'\n";
   usage(std::cerr);

@@ -349,10 +349,11 @@ std::string UnaryModule::summary(const Tensor& example_input) {
 
 namespace {
 
-// Records one row per call of a leaf module.
+// Records one row per module call; rows() keeps those of the innermost modules called.
 class SummaryRecorder : public ForwardObserver {
  public:
   struct Row {
+    const Module* module;
     std::string name, type, output_shapes;
     int64_t params;
   };
@@ -362,19 +363,33 @@ class SummaryRecorder : public ForwardObserver {
   }
 
   void on_forward(const Module& module, const std::vector<Tensor>& outputs) override {
-    if (!module.named_children().empty()) return;  // containers: their leaves have their own rows
     auto it = names_.find(&module);
     std::string shapes;
     for (size_t i = 0; i < outputs.size(); ++i)
       shapes += (i ? ", " : "") + (outputs[i].defined() ? shape_str(outputs[i].shape()) : std::string("None"));
-    rows.push_back(
-        {it != names_.end() ? it->second : "<unregistered>", module.type_name(), shapes, module.num_parameters()});
+    calls_.push_back({&module, it != names_.end() ? it->second : "<unregistered>", module.type_name(), shapes,
+                      module.num_parameters()});
   }
 
-  std::vector<Row> rows;
+  // The calls of modules none of whose descendants was called: a container's leaves have
+  // their own rows, while a module that computes with its children's parameters itself
+  // (MultiheadAttention and its out_proj) is a row of its own.
+  std::vector<Row> rows() const {
+    std::unordered_set<const Module*> called;
+    for (const Row& call : calls_) called.insert(call.module);
+    std::vector<Row> out;
+    for (const Row& call : calls_) {
+      const auto descendants = call.module->named_modules();
+      const bool container = std::any_of(descendants.begin() + 1, descendants.end(),
+                                         [&](const auto& named) { return called.count(named.second) != 0; });
+      if (!container) out.push_back(call);
+    }
+    return out;
+  }
 
  private:
   std::unordered_map<const Module*, std::string> names_;
+  std::vector<Row> calls_;
 };
 
 // Puts every module of a model in eval mode and restores each one's own mode afterwards.
@@ -405,11 +420,12 @@ std::string summary(Module& model, const std::function<void()>& forward) {
     ScopedForwardObserver observe(recorder);
     forward();
   }
+  const std::vector<SummaryRecorder::Row> rows = recorder.rows();
 
   const std::string name_head = "name", type_head = "type", shape_head = "output shape", params_head = "params";
   size_t name_w = name_head.size(), type_w = type_head.size(), shape_w = shape_head.size(),
          params_w = params_head.size();
-  for (const auto& r : recorder.rows) {
+  for (const auto& r : rows) {
     name_w = std::max(name_w, r.name.size());
     type_w = std::max(type_w, r.type.size());
     shape_w = std::max(shape_w, r.output_shapes.size());
@@ -423,7 +439,7 @@ std::string summary(Module& model, const std::function<void()>& forward) {
   os << pad(name_head, name_w) << "  " << pad(type_head, type_w) << "  " << pad(shape_head, shape_w) << "  "
      << pad_left(params_head, params_w) << "\n"
      << rule << "\n";
-  for (const auto& r : recorder.rows)
+  for (const auto& r : rows)
     os << pad(r.name, name_w) << "  " << pad(r.type, type_w) << "  " << pad(r.output_shapes, shape_w) << "  "
        << pad_left(std::to_string(r.params), params_w) << "\n";
   os << rule << "\n"

@@ -19,6 +19,8 @@ int train_command(const std::vector<std::string>& args);
 int convert_command(const std::vector<std::string>& args);
 // harnet info FILE: summary of a dataset file; exit code 1 with one line when it is invalid
 int info_command(const std::vector<std::string>& args);
+// harnet summary [--joints J] [--classes C] [--channels C_in] [--frames T] [--config FILE.json]
+int summary_command(const std::vector<std::string>& args);
 // harnet synth -o FILE [--classes K] [--subjects S] [--repetitions R] [--frames T] [--seed N]
 int synth_command(const std::vector<std::string>& args);
 

@@ -40,7 +40,9 @@ struct HARNetConfig {
   int64_t in_channels = 3;  // C_in: 3 per position, +3 for velocities, +3 for bones
   int64_t classes = 10;     // C
 
-  std::vector<int64_t> conv_channels{64, 64, 128};  // output channels of each spatial block
+  // Output channels of each spatial block; empty: no blocks, the LSTM sees the raw joints
+  // (the temporal-only ablation).
+  std::vector<int64_t> conv_channels{64, 64, 128};
   std::vector<bool> conv_pool{false, true, true};   // a MaxPool2d (1, 2) ceil after block i
   int64_t conv_kernel = 3;                          // odd; the kernel is (1, conv_kernel)
   double input_dropout = 0.2;                       // on the per-frame features, before the LSTM
@@ -62,6 +64,11 @@ struct HARNetConfig {
   void validate() const;
   // The joint count after the spatial blocks' pools (J' above).
   int64_t pooled_joints() const;
+  // The features of one frame after the spatial blocks, the LSTM's input size: C_last * J'
+  // (C_in * J without blocks).
+  int64_t frame_features() const;
+  // The LSTM output width, which attention, LayerNorm and the classifier see: D * lstm_hidden.
+  int64_t attention_width() const { return (bidirectional ? 2 : 1) * lstm_hidden; }
 
   // JSON object with one key per field above (the run directory's config keeps it).
   std::string to_json() const;
@@ -91,6 +98,9 @@ class HARNet : public nn::UnaryModule {
   std::shared_ptr<nn::Sequential> head;
 
  private:
+  // Throws naming the expected shape (and dtype) unless x fits the configuration.
+  void check_input(const Tensor& x) const;
+
   HARNetConfig config_;
 };
 

@@ -1,0 +1,69 @@
+// `harnet summary`: builds a HARNet from a configuration (defaults, a JSON file as written by
+// HARNetConfig::to_json, command-line sizes on top) and prints its layer table (every layer's
+// output shape and parameter count for a batch of 1) and the total parameter count.
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include <CLI/CLI.hpp>
+
+#include "autograd/error.h"
+#include "harnet/lib/commands.h"
+#include "harnet/lib/model.h"
+
+namespace harnet {
+
+namespace {
+
+HARNetConfig read_config_file(const std::string& path) {
+  std::ifstream in(path);
+  HARNET_CHECK(in.good(), path, ": cannot open the configuration file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  try {
+    return HARNetConfig::from_json(text.str());
+  } catch (const Error& e) {
+    throw Error(str_cat(path, ": ", e.what()));
+  }
+}
+
+}  // namespace
+
+int summary_command(const std::vector<std::string>& args) {
+  CLI::App app{"Prints the HARNet layer table (output shapes for a batch of 1, parameters) and the total.", "summary"};
+  HARNetConfig defaults;
+  int64_t joints = defaults.joints, classes = defaults.classes, channels = defaults.in_channels, frames = 60;
+  std::string config_path;
+  app.add_option("--config", config_path, "A model configuration (JSON, HARNetConfig keys); the options below "
+                                          "override its sizes");
+  app.add_option("--joints", joints, "Joints per frame (J)")->capture_default_str();
+  app.add_option("--classes", classes, "Classes (C)")->capture_default_str();
+  app.add_option("--channels", channels, "Input channels per joint (3 positions, +3 velocities, +3 bones)")
+      ->capture_default_str();
+  app.add_option("--frames", frames, "Frames per sequence (T)")->capture_default_str();
+  std::vector<std::string> reversed(args.rbegin(), args.rend());
+  try {
+    app.parse(reversed);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  HARNetConfig config = config_path.empty() ? defaults : read_config_file(config_path);
+  if (app.count("--joints")) config.joints = joints;
+  if (app.count("--classes")) config.classes = classes;
+  if (app.count("--channels")) config.in_channels = channels;
+  config.validate();
+  HARNET_CHECK(frames >= 1, "--frames must be at least 1, got ", frames);
+
+  Generator gen(0);
+  HARNet model(config, gen);
+  const Tensor x = zeros({1, frames, config.joints, config.in_channels});
+  std::printf("HARNet: %lld joints x %lld channels, %lld frames, %lld classes; input [1, %lld, %lld, %lld]\n\n",
+              static_cast<long long>(config.joints), static_cast<long long>(config.in_channels),
+              static_cast<long long>(frames), static_cast<long long>(config.classes), static_cast<long long>(frames),
+              static_cast<long long>(config.joints), static_cast<long long>(config.in_channels));
+  std::fputs(model.summary(x).c_str(), stdout);
+  return 0;
+}
+
+}  // namespace harnet

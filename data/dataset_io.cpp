@@ -1,17 +1,7 @@
 #include "data/dataset_io.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <array>
-#include <cerrno>
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
 
 #include "autograd/error.h"
 #include "data/hdf5_file.h"
@@ -19,8 +9,6 @@
 namespace harnet {
 
 namespace {
-
-namespace fs = std::filesystem;
 
 const char* const kJointRoles[] = {"center_joint", "left_shoulder_joint", "right_shoulder_joint", "neck_joint"};
 
@@ -207,61 +195,6 @@ SkeletonDataset read_dataset(const std::string& path) {
 
 namespace {
 
-// The permission bits a newly created file gets: 0666 minus the process's umask, read from
-// /proc (calling umask() to query it would briefly change it for every thread).
-mode_t new_file_mode() {
-  mode_t mask = 022;
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line))
-    if (line.rfind("Umask:", 0) == 0) mask = static_cast<mode_t>(std::strtoul(line.c_str() + 6, nullptr, 8));
-  return 0666 & ~mask;
-}
-
-std::string errno_text() { return std::strerror(errno); }
-
-// A uniquely named temporary file beside the destination, removed unless committed.
-class TemporaryFile {
- public:
-  TemporaryFile(const fs::path& directory, const std::string& final_name, mode_t mode, const std::string& where) {
-    std::string pattern = (directory / ("." + final_name + ".tmp-XXXXXX")).string();
-    const int fd = mkstemp(pattern.data());
-    HARNET_CHECK(fd >= 0, where, ": cannot create a file in directory '", directory.string(), "': ", errno_text());
-    path_ = pattern;
-    const bool mode_set = fchmod(fd, mode) == 0;
-    const std::string reason = mode_set ? "" : errno_text();
-    ::close(fd);
-    if (!mode_set) {
-      std::remove(path_.c_str());
-      throw Error(str_cat(where, ": cannot set the permissions of '", path_, "': ", reason));
-    }
-  }
-  ~TemporaryFile() {
-    if (!committed_) std::remove(path_.c_str());
-  }
-  TemporaryFile(const TemporaryFile&) = delete;
-  TemporaryFile& operator=(const TemporaryFile&) = delete;
-
-  const std::string& path() const { return path_; }
-  void commit() { committed_ = true; }
-
- private:
-  std::string path_;
-  bool committed_ = false;
-};
-
-void fsync_path(const std::string& path, int flags, const std::string& where, bool required) {
-  const int fd = ::open(path.c_str(), flags);
-  if (fd < 0) {
-    HARNET_CHECK(!required, where, ": cannot open '", path, "' to sync it: ", errno_text());
-    return;
-  }
-  const bool synced = ::fsync(fd) == 0 || (!required && (errno == EINVAL || errno == EROFS));
-  const std::string reason = synced ? "" : errno_text();
-  ::close(fd);
-  HARNET_CHECK(synced, where, ": cannot sync '", path, "' to disk: ", reason);
-}
-
 void write_contract(hdf5::File& file, const SkeletonDataset& d, const DatasetWriteOptions& options) {
   const int64_t n = d.num_sequences(), joints = d.num_joints();
   file.write_string_attribute("format", std::string(kSkeletonFormat));
@@ -288,28 +221,7 @@ void write_dataset(const std::string& path, const SkeletonDataset& dataset, cons
   } catch (const Error& e) {
     throw Error(str_cat(where, ": refusing to write a dataset that breaks the contract: ", e.what()));
   }
-  const fs::path target(path);
-  HARNET_CHECK(target.has_filename(), where, ": the path names a directory, not a file");
-  const fs::path directory = target.parent_path().empty() ? fs::path(".") : target.parent_path();
-  std::error_code ec;
-  HARNET_CHECK(fs::exists(directory, ec), where, ": directory '", directory.string(), "' does not exist");
-  HARNET_CHECK(fs::is_directory(directory, ec), where, ": '", directory.string(), "' is not a directory");
-
-  struct stat existing {};
-  const mode_t mode = ::stat(path.c_str(), &existing) == 0 && S_ISREG(existing.st_mode) ? (existing.st_mode & 07777)
-                                                                                          : new_file_mode();
-  TemporaryFile temporary(directory, target.filename().string(), mode, where);
-  {
-    hdf5::File file = hdf5::File::create(temporary.path());
-    write_contract(file, dataset, options);
-    file.close();
-  }
-  fsync_path(temporary.path(), O_RDONLY, where, /*required=*/true);
-  HARNET_CHECK(std::rename(temporary.path().c_str(), path.c_str()) == 0, where, ": cannot move the finished file '",
-               temporary.path(), "' into place: ", errno_text());
-  temporary.commit();
-  // Make the rename itself durable; some file systems cannot sync directories, which is harmless.
-  fsync_path(directory.string(), O_RDONLY | O_DIRECTORY, where, /*required=*/false);
+  hdf5::write_file_atomically(path, where, [&](hdf5::File& file) { write_contract(file, dataset, options); });
 }
 
 }  // namespace harnet

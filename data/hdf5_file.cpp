@@ -1,7 +1,16 @@
 #include "data/hdf5_file.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <type_traits>
 
 #include "autograd/error.h"
@@ -28,7 +37,8 @@ class QuietErrors {
 };
 
 // The most specific description on HDF5's error stack (e.g. "truncated file: eof = 96, ..."),
-// or "" when the stack is empty; clears the stack.
+// or "" when the stack is empty; clears the stack. Some descriptions span lines (a failed
+// write's "file write failed: time = ...\n, filename = ..."): they are joined into one.
 std::string hdf5_reason() {
   std::string reason;
   H5Ewalk2(
@@ -40,6 +50,7 @@ std::string hdf5_reason() {
       },
       &reason);
   H5Eclear2(H5E_DEFAULT);
+  std::replace(reason.begin(), reason.end(), '\n', ' ');
   return reason;
 }
 
@@ -47,8 +58,14 @@ std::string file_label(const std::string& path) { return str_cat("HDF5 file '", 
 std::string dataset_label(const std::string& path, const std::string& name) {
   return str_cat(file_label(path), ", dataset '", name, "'");
 }
-std::string attribute_label(const std::string& path, const std::string& name) {
-  return str_cat(file_label(path), ", attribute '", name, "'");
+std::string group_label(const std::string& path, const std::string& name) {
+  return str_cat(file_label(path), ", group '", name, "'");
+}
+// Root attributes are named alone ("attribute 'fps'"), others with their object
+// ("attribute 'lr' of '/optimizer/param_groups/0'").
+std::string attribute_label(const std::string& path, const std::string& object, const std::string& name) {
+  if (object == "/") return str_cat(file_label(path), ", attribute '", name, "'");
+  return str_cat(file_label(path), ", attribute '", name, "' of '", object, "'");
 }
 
 // Throws "<where>: <what>[: <HDF5 reason>]".
@@ -239,9 +256,17 @@ std::vector<const char*> c_strings(const std::vector<std::string>& values) {
   return pointers;
 }
 
+// An object creation property list without modification times, so that the same content
+// gives the same bytes.
+Handle untimed_plist(hid_t plist_class, const std::string& where) {
+  Handle plist(check_id(H5Pcreate(plist_class), where, "cannot make a property list"), H5Pclose);
+  check_status(H5Pset_obj_track_times(plist.get(), false), where, "cannot switch off modification times");
+  return plist;
+}
+
 // Chunks of about 256 KiB along the first dimension, whole along the others.
 Handle compressed_layout(const std::vector<int64_t>& shape, size_t element_size, const std::string& where) {
-  Handle plist(check_id(H5Pcreate(H5P_DATASET_CREATE), where, "cannot make a property list"), H5Pclose);
+  Handle plist = untimed_plist(H5P_DATASET_CREATE, where);
   const bool chunkable = !shape.empty() && std::all_of(shape.begin(), shape.end(), [](int64_t d) { return d > 0; });
   if (!chunkable) return plist;
   std::vector<hsize_t> chunk(shape.begin(), shape.end());
@@ -254,6 +279,152 @@ Handle compressed_layout(const std::vector<int64_t>& shape, size_t element_size,
     check_status(H5Pset_deflate(plist.get(), 4), where, "cannot set compression");
   }
   return plist;
+}
+
+// ---- paths, groups and listing order
+
+// True when every component of the absolute path exists (H5Lexists itself fails, rather than
+// answering false, when an intermediate group is missing).
+bool path_exists(hid_t file, const std::string& path) {
+  if (path == "/") return true;
+  for (size_t slash = path.find('/', 1);; slash = path.find('/', slash + 1)) {
+    const std::string prefix = path.substr(0, slash);
+    if (H5Lexists(file, prefix.c_str(), H5P_DEFAULT) <= 0) {
+      H5Eclear2(H5E_DEFAULT);
+      return false;
+    }
+    if (slash == std::string::npos) return true;
+  }
+}
+
+// The kind of object at an existing path (H5I_GROUP, H5I_DATASET, ...), H5I_BADID if none.
+H5I_type_t object_type(hid_t file, const std::string& path) {
+  if (!path_exists(file, path)) return H5I_BADID;
+  Handle object(H5Oopen(file, path.c_str(), H5P_DEFAULT), H5Oclose);
+  H5Eclear2(H5E_DEFAULT);
+  return object.valid() ? H5Iget_type(object.get()) : H5I_BADID;
+}
+
+void check_absolute_path(const std::string& path, const std::string& where) {
+  HARNET_CHECK(!path.empty() && path[0] == '/', where, ": not an absolute path (it must start with '/')");
+  for (size_t begin = 1; begin <= path.size();) {
+    const size_t end = std::min(path.find('/', begin), path.size());
+    const std::string component = path.substr(begin, end - begin);
+    HARNET_CHECK(!component.empty() || path == "/", where, ": empty name in the path");
+    HARNET_CHECK(component != ".", where, ": '.' cannot name an object");
+    begin = end + 1;
+  }
+}
+
+// A group creation property list that tracks (and indexes) the creation order of links and
+// attributes; it also serves as the file creation property list, for the root group.
+Handle order_tracking_plist(hid_t plist_class, const std::string& where) {
+  Handle plist = untimed_plist(plist_class, where);
+  const unsigned flags = H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED;
+  check_status(H5Pset_link_creation_order(plist.get(), flags), where, "cannot track the creation order");
+  check_status(H5Pset_attr_creation_order(plist.get(), flags), where, "cannot track the creation order");
+  return plist;
+}
+
+// Creates every group along the absolute path that does not exist yet.
+void create_missing_groups(hid_t file, const std::string& path, const std::string& where) {
+  check_absolute_path(path, where);
+  if (path == "/") return;
+  Handle plist = order_tracking_plist(H5P_GROUP_CREATE, where);
+  for (size_t slash = path.find('/', 1);; slash = path.find('/', slash + 1)) {
+    const std::string prefix = path.substr(0, slash);
+    const H5I_type_t type = object_type(file, prefix);
+    if (type == H5I_BADID)
+      Handle(check_id(H5Gcreate2(file, prefix.c_str(), H5P_DEFAULT, plist.get(), H5P_DEFAULT), where,
+                      str_cat("cannot create the group '", prefix, "'")),
+             H5Gclose);
+    else
+      HARNET_CHECK(type == H5I_GROUP, where, ": '", prefix, "' exists and is not a group");
+    if (slash == std::string::npos) return;
+  }
+}
+
+// The parent groups of a dataset about to be written: created when missing.
+void create_parent_groups(hid_t file, const std::string& name, const std::string& where) {
+  const size_t slash = name.rfind('/');
+  if (slash == std::string::npos || slash == 0) return;
+  create_missing_groups(file, name.substr(0, slash), where);
+}
+
+// Creation order where the object's creation property list says it is indexed, else by name.
+H5_index_t listing_order(hid_t object, bool attributes) {
+  const H5I_type_t type = H5Iget_type(object);
+  const hid_t plist_id = type == H5I_GROUP ? H5Gget_create_plist(object)
+                         : type == H5I_DATASET ? H5Dget_create_plist(object)
+                                               : H5I_INVALID_HID;
+  if (plist_id < 0) {
+    H5Eclear2(H5E_DEFAULT);
+    return H5_INDEX_NAME;
+  }
+  Handle plist(plist_id, H5Pclose);
+  unsigned flags = 0;
+  const herr_t status = attributes ? H5Pget_attr_creation_order(plist.get(), &flags)
+                                   : H5Pget_link_creation_order(plist.get(), &flags);
+  H5Eclear2(H5E_DEFAULT);
+  return status >= 0 && (flags & H5P_CRT_ORDER_INDEXED) ? H5_INDEX_CRT_ORDER : H5_INDEX_NAME;
+}
+
+// ---- atomic writing
+
+// The permission bits a newly created file gets: 0666 minus the process's umask, read from
+// /proc (calling umask() to query it would briefly change it for every thread).
+mode_t new_file_mode() {
+  mode_t mask = 022;
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("Umask:", 0) == 0) mask = static_cast<mode_t>(std::strtoul(line.c_str() + 6, nullptr, 8));
+  return 0666 & ~mask;
+}
+
+std::string errno_text() { return std::strerror(errno); }
+
+// A uniquely named temporary file beside the destination, removed unless committed.
+class TemporaryFile {
+ public:
+  TemporaryFile(const std::filesystem::path& directory, const std::string& final_name, mode_t mode,
+                const std::string& where) {
+    std::string pattern = (directory / ("." + final_name + ".tmp-XXXXXX")).string();
+    const int fd = mkstemp(pattern.data());
+    HARNET_CHECK(fd >= 0, where, ": cannot create a file in directory '", directory.string(), "': ", errno_text());
+    path_ = pattern;
+    const bool mode_set = fchmod(fd, mode) == 0;
+    const std::string reason = mode_set ? "" : errno_text();
+    ::close(fd);
+    if (!mode_set) {
+      std::remove(path_.c_str());
+      throw Error(str_cat(where, ": cannot set the permissions of '", path_, "': ", reason));
+    }
+  }
+  ~TemporaryFile() {
+    if (!committed_) std::remove(path_.c_str());
+  }
+  TemporaryFile(const TemporaryFile&) = delete;
+  TemporaryFile& operator=(const TemporaryFile&) = delete;
+
+  const std::string& path() const { return path_; }
+  void commit() { committed_ = true; }
+
+ private:
+  std::string path_;
+  bool committed_ = false;
+};
+
+void fsync_path(const std::string& path, int flags, const std::string& where, bool required) {
+  const int fd = ::open(path.c_str(), flags);
+  if (fd < 0) {
+    HARNET_CHECK(!required, where, ": cannot open '", path, "' to sync it: ", errno_text());
+    return;
+  }
+  const bool synced = ::fsync(fd) == 0 || (!required && (errno == EINVAL || errno == EROFS));
+  const std::string reason = synced ? "" : errno_text();
+  ::close(fd);
+  HARNET_CHECK(synced, where, ": cannot sync '", path, "' to disk: ", reason);
 }
 
 }  // namespace
@@ -312,7 +483,8 @@ File File::create(const std::string& path) {
   Handle access(check_id(H5Pcreate(H5P_FILE_ACCESS), where, "cannot make a property list"), H5Pclose);
   check_status(H5Pset_libver_bounds(access.get(), H5F_LIBVER_V18, H5F_LIBVER_V18), where,
                "cannot select the file format version");
-  const hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access.get());
+  Handle creation = order_tracking_plist(H5P_FILE_CREATE, where);
+  const hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, creation.get(), access.get());
   if (id < 0) fail(where, "cannot create");
   return File(path, Handle(id, H5Fclose));
 }
@@ -332,18 +504,18 @@ void File::close() {
 
 bool File::has_dataset(const std::string& name) const {
   QuietErrors quiet;
-  if (H5Lexists(file_.get(), name.c_str(), H5P_DEFAULT) <= 0) {
-    H5Eclear2(H5E_DEFAULT);
-    return false;
-  }
-  Handle object(H5Oopen(file_.get(), name.c_str(), H5P_DEFAULT), H5Oclose);
-  H5Eclear2(H5E_DEFAULT);
-  return object.valid() && H5Iget_type(object.get()) == H5I_DATASET;
+  return file_.valid() && object_type(file_.get(), name) == H5I_DATASET;
 }
 
-bool File::has_attribute(const std::string& name) const {
+bool File::has_group(const std::string& path) const {
   QuietErrors quiet;
-  const htri_t exists = H5Aexists(file_.get(), name.c_str());
+  return file_.valid() && object_type(file_.get(), path) == H5I_GROUP;
+}
+
+bool File::has_attribute(const std::string& object, const std::string& name) const {
+  QuietErrors quiet;
+  if (!file_.valid() || !path_exists(file_.get(), object)) return false;
+  const htri_t exists = H5Aexists_by_name(file_.get(), object.c_str(), name.c_str(), H5P_DEFAULT);
   H5Eclear2(H5E_DEFAULT);
   return exists > 0;
 }
@@ -351,23 +523,73 @@ bool File::has_attribute(const std::string& name) const {
 Handle File::open_dataset(const std::string& name) const {
   const std::string where = dataset_label(path_, name);
   HARNET_CHECK(file_.valid(), where, ": the file is closed");
-  if (H5Lexists(file_.get(), name.c_str(), H5P_DEFAULT) <= 0) {
-    H5Eclear2(H5E_DEFAULT);
-    throw Error(str_cat(where, ": missing"));
-  }
+  HARNET_CHECK(path_exists(file_.get(), name), where, ": missing");
   Handle object(check_id(H5Oopen(file_.get(), name.c_str(), H5P_DEFAULT), where, "cannot open"), H5Oclose);
   HARNET_CHECK(H5Iget_type(object.get()) == H5I_DATASET, where, ": not a dataset (a group or another object)");
   return object;
 }
 
-Handle File::open_attribute(const std::string& name) const {
-  const std::string where = attribute_label(path_, name);
+Handle File::open_group(const std::string& path) const {
+  const std::string where = group_label(path_, path);
   HARNET_CHECK(file_.valid(), where, ": the file is closed");
-  if (H5Aexists(file_.get(), name.c_str()) <= 0) {
+  HARNET_CHECK(path_exists(file_.get(), path), where, ": missing");
+  Handle object(check_id(H5Oopen(file_.get(), path.c_str(), H5P_DEFAULT), where, "cannot open"), H5Oclose);
+  HARNET_CHECK(H5Iget_type(object.get()) == H5I_GROUP, where, ": not a group (a dataset or another object)");
+  return object;
+}
+
+Handle File::open_attribute(const std::string& object, const std::string& name) const {
+  const std::string where = attribute_label(path_, object, name);
+  HARNET_CHECK(file_.valid(), where, ": the file is closed");
+  HARNET_CHECK(path_exists(file_.get(), object), where, ": no object '", object, "'");
+  if (H5Aexists_by_name(file_.get(), object.c_str(), name.c_str(), H5P_DEFAULT) <= 0) {
     H5Eclear2(H5E_DEFAULT);
     throw Error(str_cat(where, ": missing"));
   }
-  return Handle(check_id(H5Aopen(file_.get(), name.c_str(), H5P_DEFAULT), where, "cannot open"), H5Aclose);
+  return Handle(check_id(H5Aopen_by_name(file_.get(), object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), where,
+                         "cannot open"),
+                H5Aclose);
+}
+
+void File::create_group(const std::string& path) {
+  QuietErrors quiet;
+  const std::string where = group_label(path_, path);
+  HARNET_CHECK(file_.valid(), where, ": the file is closed");
+  HARNET_CHECK(!path_exists(file_.get(), path), where, ": already exists");
+  create_missing_groups(file_.get(), path, where);
+}
+
+std::vector<std::string> File::member_names(const std::string& path) const {
+  QuietErrors quiet;
+  Handle group = open_group(path);
+  std::vector<std::string> names;
+  check_status(H5Literate(
+                   group.get(), listing_order(group.get(), /*attributes=*/false), H5_ITER_INC, nullptr,
+                   [](hid_t, const char* name, const H5L_info_t*, void* out) -> herr_t {
+                     static_cast<std::vector<std::string>*>(out)->push_back(name);
+                     return 0;
+                   },
+                   &names),
+               group_label(path_, path), "cannot list the members");
+  return names;
+}
+
+std::vector<std::string> File::attribute_names(const std::string& object) const {
+  QuietErrors quiet;
+  const std::string where = str_cat(file_label(path_), ", object '", object, "'");
+  HARNET_CHECK(file_.valid(), where, ": the file is closed");
+  HARNET_CHECK(path_exists(file_.get(), object), where, ": missing");
+  Handle opened(check_id(H5Oopen(file_.get(), object.c_str(), H5P_DEFAULT), where, "cannot open"), H5Oclose);
+  std::vector<std::string> names;
+  check_status(H5Aiterate2(
+                   opened.get(), listing_order(opened.get(), /*attributes=*/true), H5_ITER_INC, nullptr,
+                   [](hid_t, const char* name, const H5A_info_t*, void* out) -> herr_t {
+                     static_cast<std::vector<std::string>*>(out)->push_back(name);
+                     return 0;
+                   },
+                   &names),
+               where, "cannot list the attributes");
+  return names;
 }
 
 ObjectInfo File::dataset_info(const std::string& name) const {
@@ -376,10 +598,10 @@ ObjectInfo File::dataset_info(const std::string& name) const {
   return describe({object.get(), false, dataset_label(path_, name)});
 }
 
-ObjectInfo File::attribute_info(const std::string& name) const {
+ObjectInfo File::attribute_info(const std::string& object, const std::string& name) const {
   QuietErrors quiet;
-  Handle object = open_attribute(name);
-  return describe({object.get(), true, attribute_label(path_, name)});
+  Handle attribute = open_attribute(object, name);
+  return describe({attribute.get(), true, attribute_label(path_, object, name)});
 }
 
 template <class T>
@@ -390,10 +612,10 @@ std::vector<T> File::read_dataset(const std::string& name) const {
 }
 
 template <class T>
-std::vector<T> File::read_attribute(const std::string& name) const {
+std::vector<T> File::read_attribute(const std::string& object, const std::string& name) const {
   QuietErrors quiet;
-  Handle object = open_attribute(name);
-  return read_numeric<T>({object.get(), true, attribute_label(path_, name)});
+  Handle attribute = open_attribute(object, name);
+  return read_numeric<T>({attribute.get(), true, attribute_label(path_, object, name)});
 }
 
 std::vector<std::string> File::read_string_dataset(const std::string& name) const {
@@ -402,10 +624,10 @@ std::vector<std::string> File::read_string_dataset(const std::string& name) cons
   return read_strings({object.get(), false, dataset_label(path_, name)});
 }
 
-std::vector<std::string> File::read_string_attribute(const std::string& name) const {
+std::vector<std::string> File::read_string_attribute(const std::string& object, const std::string& name) const {
   QuietErrors quiet;
-  Handle object = open_attribute(name);
-  return read_strings({object.get(), true, attribute_label(path_, name)});
+  Handle attribute = open_attribute(object, name);
+  return read_strings({attribute.get(), true, attribute_label(path_, object, name)});
 }
 
 template <class T>
@@ -415,12 +637,11 @@ void File::write_dataset(const std::string& name, const std::vector<T>& values, 
   const std::string where = dataset_label(path_, name);
   HARNET_CHECK(file_.valid(), where, ": the file is closed");
   check_count(values.size(), shape, where);
-  if (H5Lexists(file_.get(), name.c_str(), H5P_DEFAULT) > 0) remove_dataset(name);
-  H5Eclear2(H5E_DEFAULT);
+  if (path_exists(file_.get(), name)) remove_dataset(name);
+  create_parent_groups(file_.get(), name, where);
   Handle space = make_space(shape, where);
-  Handle plist = layout.compress ? compressed_layout(shape, sizeof(T), where)
-                                 : Handle(check_id(H5Pcreate(H5P_DATASET_CREATE), where, "cannot make a property list"),
-                                          H5Pclose);
+  Handle plist =
+      layout.compress ? compressed_layout(shape, sizeof(T), where) : untimed_plist(H5P_DATASET_CREATE, where);
   Handle dataset(check_id(H5Dcreate2(file_.get(), name.c_str(), TypeOf<T>::stored(), space.get(), H5P_DEFAULT,
                                      plist.get(), H5P_DEFAULT),
                           where, "cannot create"),
@@ -434,11 +655,12 @@ void File::write_string_dataset(const std::string& name, const std::vector<std::
   QuietErrors quiet;
   const std::string where = dataset_label(path_, name);
   HARNET_CHECK(file_.valid(), where, ": the file is closed");
-  if (H5Lexists(file_.get(), name.c_str(), H5P_DEFAULT) > 0) remove_dataset(name);
-  H5Eclear2(H5E_DEFAULT);
+  if (path_exists(file_.get(), name)) remove_dataset(name);
+  create_parent_groups(file_.get(), name, where);
   Handle type = variable_utf8_string_type(where);
   Handle space = make_space({static_cast<int64_t>(values.size())}, where);
-  Handle dataset(check_id(H5Dcreate2(file_.get(), name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT,
+  Handle plist = untimed_plist(H5P_DATASET_CREATE, where);
+  Handle dataset(check_id(H5Dcreate2(file_.get(), name.c_str(), type.get(), space.get(), H5P_DEFAULT, plist.get(),
                                      H5P_DEFAULT),
                           where, "cannot create"),
                  H5Dclose);
@@ -450,15 +672,20 @@ void File::write_string_dataset(const std::string& name, const std::vector<std::
 
 namespace {
 
-// Creates (replacing) a root attribute of the given stored type and shape and writes `data`.
-void write_root_attribute(hid_t file, const std::string& where, const std::string& name, hid_t stored_type,
-                          hid_t memory_type, const std::vector<int64_t>& shape, const void* data, size_t count) {
-  if (H5Aexists(file, name.c_str()) > 0)
-    check_status(H5Adelete(file, name.c_str()), where, "cannot replace the existing attribute");
+// Creates (replacing) an attribute of `object` of the given stored type and shape and writes `data`.
+void write_object_attribute(hid_t file, const std::string& where, const std::string& object, const std::string& name,
+                            hid_t stored_type, hid_t memory_type, const std::vector<int64_t>& shape, const void* data,
+                            size_t count) {
+  HARNET_CHECK(path_exists(file, object), where, ": no object '", object, "' to attach it to");
+  HARNET_CHECK(!name.empty(), where, ": an attribute needs a name");
+  if (H5Aexists_by_name(file, object.c_str(), name.c_str(), H5P_DEFAULT) > 0)
+    check_status(H5Adelete_by_name(file, object.c_str(), name.c_str(), H5P_DEFAULT), where,
+                 "cannot replace the existing attribute");
   H5Eclear2(H5E_DEFAULT);
   Handle space = make_space(shape, where);
-  Handle attribute(check_id(H5Acreate2(file, name.c_str(), stored_type, space.get(), H5P_DEFAULT, H5P_DEFAULT), where,
-                            "cannot create"),
+  Handle attribute(check_id(H5Acreate_by_name(file, object.c_str(), name.c_str(), stored_type, space.get(), H5P_DEFAULT,
+                                              H5P_DEFAULT, H5P_DEFAULT),
+                            where, "cannot create"),
                    H5Aclose);
   if (count > 0) check_status(H5Awrite(attribute.get(), memory_type, data), where, "cannot write");
 }
@@ -466,54 +693,87 @@ void write_root_attribute(hid_t file, const std::string& where, const std::strin
 }  // namespace
 
 template <class T>
-void File::write_attribute(const std::string& name, const std::vector<T>& values, const std::vector<int64_t>& shape) {
+void File::write_attribute(const std::string& object, const std::string& name, const std::vector<T>& values,
+                           const std::vector<int64_t>& shape) {
   QuietErrors quiet;
-  const std::string where = attribute_label(path_, name);
+  const std::string where = attribute_label(path_, object, name);
   HARNET_CHECK(file_.valid(), where, ": the file is closed");
   check_count(values.size(), shape, where);
-  write_root_attribute(file_.get(), where, name, TypeOf<T>::stored(), TypeOf<T>::native(), shape, values.data(),
-                       values.size());
+  write_object_attribute(file_.get(), where, object, name, TypeOf<T>::stored(), TypeOf<T>::native(), shape,
+                         values.data(), values.size());
 }
 
-void File::write_string_attribute(const std::string& name, const std::string& value) {
+void File::write_string_attribute(const std::string& object, const std::string& name, const std::string& value) {
   QuietErrors quiet;
-  const std::string where = attribute_label(path_, name);
+  const std::string where = attribute_label(path_, object, name);
   HARNET_CHECK(file_.valid(), where, ": the file is closed");
   Handle type = variable_utf8_string_type(where);
   const char* pointer = value.c_str();
-  write_root_attribute(file_.get(), where, name, type.get(), type.get(), {}, &pointer, 1);
+  write_object_attribute(file_.get(), where, object, name, type.get(), type.get(), {}, &pointer, 1);
 }
 
-void File::write_string_attribute(const std::string& name, const std::vector<std::string>& values) {
+void File::write_string_attribute(const std::string& object, const std::string& name,
+                                  const std::vector<std::string>& values) {
   QuietErrors quiet;
-  const std::string where = attribute_label(path_, name);
+  const std::string where = attribute_label(path_, object, name);
   HARNET_CHECK(file_.valid(), where, ": the file is closed");
   Handle type = variable_utf8_string_type(where);
   std::vector<const char*> pointers = c_strings(values);
-  write_root_attribute(file_.get(), where, name, type.get(), type.get(), {static_cast<int64_t>(values.size())},
-                       pointers.data(), pointers.size());
+  write_object_attribute(file_.get(), where, object, name, type.get(), type.get(),
+                         {static_cast<int64_t>(values.size())}, pointers.data(), pointers.size());
 }
 
-void File::remove_dataset(const std::string& name) {
+void File::remove_link(const std::string& name, const std::string& where) {
   QuietErrors quiet;
-  const std::string where = dataset_label(path_, name);
   HARNET_CHECK(file_.valid(), where, ": the file is closed");
   check_status(H5Ldelete(file_.get(), name.c_str(), H5P_DEFAULT), where, "cannot remove");
 }
 
-void File::remove_attribute(const std::string& name) {
+void File::remove_dataset(const std::string& name) { remove_link(name, dataset_label(path_, name)); }
+void File::remove_group(const std::string& path) { remove_link(path, group_label(path_, path)); }
+
+void File::remove_attribute(const std::string& object, const std::string& name) {
   QuietErrors quiet;
-  const std::string where = attribute_label(path_, name);
+  const std::string where = attribute_label(path_, object, name);
   HARNET_CHECK(file_.valid(), where, ": the file is closed");
-  check_status(H5Adelete(file_.get(), name.c_str()), where, "cannot remove");
+  check_status(H5Adelete_by_name(file_.get(), object.c_str(), name.c_str(), H5P_DEFAULT), where, "cannot remove");
+}
+
+void write_file_atomically(const std::string& path, const std::string& where, const std::function<void(File&)>& fill) {
+  namespace fs = std::filesystem;
+  const fs::path target(path);
+  HARNET_CHECK(target.has_filename(), where, ": the path names a directory, not a file");
+  const fs::path directory = target.parent_path().empty() ? fs::path(".") : target.parent_path();
+  std::error_code ec;
+  HARNET_CHECK(fs::exists(directory, ec), where, ": directory '", directory.string(), "' does not exist");
+  HARNET_CHECK(fs::is_directory(directory, ec), where, ": '", directory.string(), "' is not a directory");
+
+  struct stat existing {};
+  const mode_t mode = ::stat(path.c_str(), &existing) == 0 && S_ISREG(existing.st_mode) ? (existing.st_mode & 07777)
+                                                                                          : new_file_mode();
+  TemporaryFile temporary(directory, target.filename().string(), mode, where);
+  try {
+    File file = File::create(temporary.path());
+    fill(file);
+    file.close();
+  } catch (const Error& e) {
+    throw Error(str_cat(where, ": ", e.what()));
+  }
+  fsync_path(temporary.path(), O_RDONLY, where, /*required=*/true);
+  HARNET_CHECK(std::rename(temporary.path().c_str(), path.c_str()) == 0, where, ": cannot move the finished file '",
+               temporary.path(), "' into place: ", errno_text());
+  temporary.commit();
+  // Make the rename itself durable; some file systems cannot sync directories, which is harmless.
+  fsync_path(directory.string(), O_RDONLY | O_DIRECTORY, where, /*required=*/false);
 }
 
 #define HARNET_HDF5_INSTANTIATE(T)                                                                          \
   template std::vector<T> File::read_dataset<T>(const std::string&) const;                                \
-  template std::vector<T> File::read_attribute<T>(const std::string&) const;                              \
+  template std::vector<T> File::read_attribute<T>(const std::string&, const std::string&) const;          \
   template void File::write_dataset<T>(const std::string&, const std::vector<T>&, const std::vector<int64_t>&, \
                                        const DatasetLayout&);                                             \
-  template void File::write_attribute<T>(const std::string&, const std::vector<T>&, const std::vector<int64_t>&);
+  template void File::write_attribute<T>(const std::string&, const std::string&, const std::vector<T>&,   \
+                                         const std::vector<int64_t>&);
 HARNET_HDF5_INSTANTIATE(float)
 HARNET_HDF5_INSTANTIATE(double)
 HARNET_HDF5_INSTANTIATE(int8_t)

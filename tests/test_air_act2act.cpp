@@ -14,11 +14,13 @@
 #include "data/dataset_io.h"
 #include "data/kinect_v2.h"
 #include "harnet/lib/commands.h"
+#include "tests/test_util.h"
 
 namespace harnet {
 namespace {
 
 namespace fs = std::filesystem;
+using harnet::testing::error_of;
 using nlohmann::json;
 
 class TempDir {
@@ -38,15 +40,6 @@ class TempDir {
   fs::path path_;
 };
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a harnet::Error";
-  return "";
-}
 
 void expect_contains(const std::string& message, const std::vector<std::string>& parts) {
   for (const std::string& part : parts)

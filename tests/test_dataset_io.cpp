@@ -15,11 +15,13 @@
 #include "data/dataset_io.h"
 #include "data/hdf5_file.h"
 #include "harnet/lib/commands.h"
+#include "tests/test_util.h"
 
 namespace harnet {
 namespace {
 
 namespace fs = std::filesystem;
+using harnet::testing::error_of;
 
 // A fresh directory under the test temp dir, removed with everything in it.
 class TempDir {
@@ -77,16 +79,6 @@ void expect_equal(const SkeletonDataset& a, const SkeletonDataset& b) {
   EXPECT_EQ(a.neck_joint, b.neck_joint);
 }
 
-// The message of the harnet::Error fn throws ("" and a test failure when it throws none).
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a harnet::Error";
-  return "";
-}
 
 void expect_contains(const std::string& message, const std::vector<std::string>& parts) {
   for (const std::string& part : parts)

@@ -372,6 +372,8 @@ TEST(HarnetSummary, SizesFromOptionsAndConfigFile) {
 
 TEST(HarnetSummary, BadSettingsAreOneError) {
   expect_error([] { summary_command({"--frames", "0"}); }, "--frames must be at least 1, got 0");
+  expect_error([] { summary_command({"--frames", "x"}); }, "--frames");
+  expect_error([] { summary_command({"--layers", "3"}); }, "--layers");
   expect_error([] { summary_command({"--joints", "0"}); }, "joints must be positive, got 0");
   expect_error([] { summary_command({"--config", "no-such-dir/config.json"}); },
                "no-such-dir/config.json: cannot open the configuration file");

@@ -17,11 +17,13 @@
 #include "data/dataset_io.h"
 #include "data/msr_action3d.h"
 #include "harnet/lib/commands.h"
+#include "tests/test_util.h"
 
 namespace harnet {
 namespace {
 
 namespace fs = std::filesystem;
+using harnet::testing::error_of;
 
 class TempDir {
  public:
@@ -40,15 +42,6 @@ class TempDir {
   fs::path path_;
 };
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a harnet::Error";
-  return "";
-}
 
 void expect_contains(const std::string& message, const std::vector<std::string>& parts) {
   for (const std::string& part : parts)

@@ -156,5 +156,16 @@ TEST(NnAttention, RefusesBadArgumentsAndInputs) {
   expect_error([&] { mha(x, x, zeros({4})); }, "expected value [length, N, 4] or [length, 4], got [4]");
 }
 
+TEST(NnMultiheadAttention, SummaryListsItAsOneLayer) {
+  // It computes with its out_proj's parameters itself, without calling out_proj: the
+  // summary gives it a row of its own rather than treating it as a container.
+  Generator gen(0);
+  MultiheadAttention mha(8, 2, {.batch_first = true}, gen);
+  Tensor x = randn({1, 5, 8}, gen);
+  const std::string text = nn::summary(mha, [&] { mha(x, x, x, Tensor(), false); });
+  EXPECT_NE(text.find("(model)  MultiheadAttention  [1, 5, 8]"), std::string::npos) << text;
+  EXPECT_NE(text.find("total params: 288"), std::string::npos) << text;  // 3 * 8 * 8 + 24 + 8 * 8 + 8
+}
+
 }  // namespace
 }  // namespace harnet

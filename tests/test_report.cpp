@@ -14,7 +14,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing::expect_error;
-using testing::ScratchDir;
+using testing::TempDir;
 
 EvaluationReport example_report() {
   EvaluationReport r;
@@ -28,15 +28,13 @@ EvaluationReport example_report() {
 
 TEST(Report, MarkdownHoldsSummaryPerClassScoresAndConfusionTable) {
   const std::string md = report_markdown(example_report(), true, true);
-  for (const char* expected : {"# HARNet on toy.h5, held-out part\n", "| data | toy.h5 |", "| loss | 0.5123 |",
-                               "| accuracy | **66.67%** (4 of 6) |", "| macro-F1 | **0.6556** |",
-                               "| 1 | wave | 1.0000 | 0.6667 | 0.8000 | 3 |",
-                               "| 2 | punch \\| jab | 0.5000 | 0.5000 | 0.5000 | 2 |",
-                               "| 3 | kick | 0.5000 | 1.0000 | 0.6667 | 1 |",
-                               "| | macro average (3 classes) | 0.6667 | 0.7222 | 0.6556 | 6 |",
-                               "| true \\ predicted | 1 | 2 | 3 |", "| 1 wave | **2** | 1 | 0 |",
-                               "| 2 punch \\| jab | 0 | **1** | 1 |", "| 3 kick | 0 | 0 | **1** |",
-                               "![training curves](curves.svg)", "![confusion matrix](confusion.svg)"})
+  for (const char* expected :
+       {"# HARNet on toy.h5, held-out part\n", "| data | toy.h5 |", "| loss | 0.5123 |",
+        "| accuracy | **66.67%** (4 of 6) |", "| macro-F1 | **0.6556** |",
+        "| 1 | wave | 1.0000 | 0.6667 | 0.8000 | 3 |", "| 2 | punch \\| jab | 0.5000 | 0.5000 | 0.5000 | 2 |",
+        "| 3 | kick | 0.5000 | 1.0000 | 0.6667 | 1 |", "| | macro average (3 classes) | 0.6667 | 0.7222 | 0.6556 | 6 |",
+        "| true \\ predicted | 1 | 2 | 3 |", "| 1 wave | **2** | 1 | 0 |", "| 2 punch \\| jab | 0 | **1** | 1 |",
+        "| 3 kick | 0 | 0 | **1** |", "![training curves](curves.svg)", "![confusion matrix](confusion.svg)"})
     EXPECT_NE(md.find(expected), std::string::npos) << expected << "\n---\n" << md;
   const std::string text_only = report_markdown(example_report(), false, false);
   EXPECT_EQ(text_only.find("curves.svg"), std::string::npos);
@@ -50,13 +48,14 @@ TEST(Report, RefusesClassNamesOfAnotherCount) {
 }
 
 std::vector<EpochRecord> example_history() {
-  return {{1, 1e-3, 1.8, 0.3, 1.9, 0.25, 0.2, 1.5, 800.0}, {2, 9.5e-4, 1.2, 0.55, 1.4, 0.5, 0.45, 1.4, 820.5},
+  return {{1, 1e-3, 1.8, 0.3, 1.9, 0.25, 0.2, 1.5, 800.0},
+          {2, 9.5e-4, 1.2, 0.55, 1.4, 0.5, 0.45, 1.4, 820.5},
           {3, 8.1e-4, 0.9, 0.7, 1.1, 0.66666666666, 0.6, 1.45, 810.25}};
 }
 
 TEST(Report, FilesAreWrittenAndTheSvgsParse) {
-  ScratchDir dir;
-  const std::string md = write_report_files(dir.str(), example_report(), example_history());
+  TempDir dir;
+  const std::string md = write_report_files(dir.path().string(), example_report(), example_history());
   EXPECT_EQ(read_text_file(dir.file("report.md")), md);
   const auto confusion = testing::parse_xml(read_text_file(dir.file("confusion.svg")));
   const auto curves = testing::parse_xml(read_text_file(dir.file("curves.svg")));
@@ -66,20 +65,20 @@ TEST(Report, FilesAreWrittenAndTheSvgsParse) {
   for (const auto& e : curves) polylines += e.name == "polyline";
   EXPECT_EQ(polylines, 4);  // train and validation, loss and accuracy
 
-  ScratchDir without_history;
-  write_report_files(without_history.str(), example_report(), {});
+  TempDir without_history;
+  write_report_files(without_history.path().string(), example_report(), {});
   EXPECT_FALSE(fs::exists(without_history.file("curves.svg")));
   EXPECT_TRUE(fs::exists(without_history.file("confusion.svg")));
 }
 
 TEST(Report, ReportToAnUnwritableFolderThrowsNamingIt) {
-  ScratchDir dir;
+  TempDir dir;
   write_text_file(dir.file("plain"), "x");
   expect_error([&] { write_report_files(dir.file("plain"), example_report(), {}); }, "cannot write");
 }
 
 TEST(TrainingLog, RowsRoundTripThroughMetricsCsv) {
-  ScratchDir dir;
+  TempDir dir;
   const std::string path = dir.file("metrics.csv");
   const std::vector<EpochRecord> history = example_history();
   write_metrics_csv(path, {history[0]});
@@ -93,7 +92,7 @@ TEST(TrainingLog, RowsRoundTripThroughMetricsCsv) {
 }
 
 TEST(TrainingLog, MalformedMetricsCsvIsRefusedNamingTheLine) {
-  ScratchDir dir;
+  TempDir dir;
   const std::string path = dir.file("metrics.csv");
   write_text_file(path, "epoch,lr\n");
   expect_error([&] { read_metrics_csv(path); }, "line 1 is not the header");

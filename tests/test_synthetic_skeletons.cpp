@@ -12,21 +12,14 @@
 #include "data/kinect_v2.h"
 #include "data/synthetic_skeletons.h"
 #include "harnet/lib/commands.h"
+#include "tests/test_util.h"
 
 namespace harnet {
 namespace {
 
 namespace fs = std::filesystem;
+using harnet::testing::error_of;
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a harnet::Error";
-  return "";
-}
 
 TEST(SyntheticSkeletons, ShapesLabelsAndContract) {
   SyntheticSkeletonOptions o;

@@ -51,6 +51,11 @@ void save_checkpoint(const std::string& path, const Checkpoint& checkpoint);
 // version, a malformed entry each throw one message naming the path and the key at fault.
 Checkpoint load_checkpoint(const std::string& path);
 
+// load_checkpoint(path), then model.load_state_dict(its model, strict) (see nn/module.h: strict
+// refuses missing and unexpected keys and shape or dtype mismatches, naming each; non-strict
+// loads what matches and reports the rest); errors name the path.
+nn::LoadReport load_model_weights(nn::Module& model, const std::string& path, bool strict = true);
+
 // The generators owned by a model's modules (Dropout, LSTM, GRU, MultiheadAttention), keyed
 // "module:<qualified module name>", and the restoring counterpart, which throws naming a
 // module whose generator state is absent or a "module:" key that names no such module (keys

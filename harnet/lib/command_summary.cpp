@@ -44,8 +44,10 @@ int summary_command(const std::vector<std::string>& args) {
   std::vector<std::string> reversed(args.rbegin(), args.rend());
   try {
     app.parse(reversed);
-  } catch (const CLI::ParseError& e) {
+  } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    throw Error(e.what());  // one line, through run_command
   }
 
   HARNetConfig config = config_path.empty() ? defaults : read_config_file(config_path);

@@ -83,8 +83,9 @@ class HARNet : public nn::UnaryModule {
   // order, from gen; the dropout layers own generators seeded from it.
   HARNet(const HARNetConfig& config, Generator& gen);
 
-  // x [B, T, J, C_in] float (any T >= 1) -> logits [B, classes]. Throws naming the expected
-  // shape when x does not fit the configuration.
+  // x [B, T, J, C_in] (any T >= 1), float32 or float64 like the model (to(kFloat64) for
+  // gradchecks) -> logits [B, classes]. Throws naming the expected shape when x does not fit
+  // the configuration, and both dtypes when they differ.
   Tensor forward(const Tensor& x) override;
 
   std::string type_name() const override { return "HARNet"; }

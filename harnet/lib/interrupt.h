@@ -7,7 +7,7 @@ namespace harnet {
 
 class ScopedInterruptFlag {
  public:
-  ScopedInterruptFlag();  // installs the handler and clears the flag
+  ScopedInterruptFlag();   // installs the handler and clears the flag
   ~ScopedInterruptFlag();  // restores the previous handler
   ScopedInterruptFlag(const ScopedInterruptFlag&) = delete;
   ScopedInterruptFlag& operator=(const ScopedInterruptFlag&) = delete;

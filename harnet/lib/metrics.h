@@ -30,8 +30,8 @@ struct ClassificationMetrics {
   std::vector<ClassScores> per_class;  // [C]
   int64_t samples = 0;
   int64_t correct = 0;
-  double accuracy = 0.0;  // correct / samples (0 without samples)
-  double macro_f1 = 0.0;  // see the file comment; 0 without samples
+  double accuracy = 0.0;         // correct / samples (0 without samples)
+  double macro_f1 = 0.0;         // see the file comment; 0 without samples
   double macro_precision = 0.0;  // the same average of the precisions and of the recalls
   double macro_recall = 0.0;
   int64_t scored_classes = 0;  // the classes macro_f1 averages over

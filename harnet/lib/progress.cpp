@@ -33,8 +33,14 @@ std::string epoch_log_line(const EpochRecord& r, int64_t epochs, bool best) {
 
 EpochProgress::EpochProgress(std::FILE* out, bool bar, int64_t epoch, int64_t epochs, int64_t batches,
                              int64_t first_batch)
-    : out_(out), bar_(bar), epoch_(epoch), epochs_(epochs), batches_(batches), first_batch_(first_batch),
-      start_(std::chrono::steady_clock::now()), last_draw_(start_) {}
+    : out_(out),
+      bar_(bar),
+      epoch_(epoch),
+      epochs_(epochs),
+      batches_(batches),
+      first_batch_(first_batch),
+      start_(std::chrono::steady_clock::now()),
+      last_draw_(start_) {}
 
 void EpochProgress::update(int64_t batches_done, double mean_loss, double accuracy, int64_t samples_since_start) {
   if (!bar_) return;

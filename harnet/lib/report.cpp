@@ -67,13 +67,15 @@ std::string report_markdown(const EvaluationReport& r, bool with_curves, bool wi
   HARNET_CHECK(static_cast<int64_t>(r.class_names.size()) == m.num_classes(), "report: ", r.class_names.size(),
                " class names for ", m.num_classes(), " classes");
   std::string out = str_cat("# ", r.title, "\n\n| | |\n|---|---|\n");
-  for (const auto& [key, value] : r.facts) out += str_cat("| ", markdown_cell(key), " | ", markdown_cell(value), " |\n");
+  for (const auto& [key, value] : r.facts)
+    out += str_cat("| ", markdown_cell(key), " | ", markdown_cell(value), " |\n");
   if (!std::isnan(r.loss)) out += str_cat("| loss | ", fixed(r.loss, 4), " |\n");
   out += str_cat("| accuracy | **", percent(m.accuracy), "** (", m.correct, " of ", m.samples, ") |\n");
   out += str_cat("| macro-F1 | **", fixed(m.macro_f1, 4), "** |\n\n");
   out += "## Per class\n\n" + per_class_table(r);
-  out += "\nPrecision of a class never predicted is 0; the macro average is over the classes that occur among the "
-         "true or the predicted labels.\n\n";
+  out +=
+      "\nPrecision of a class never predicted is 0; the macro average is over the classes that occur among the "
+      "true or the predicted labels.\n\n";
   out += "## Confusion matrix\n\nRows: true class; columns: predicted class, numbered as the rows.\n\n" +
          confusion_table(r) + "\n";
   if (with_curves) out += "![training curves](curves.svg)\n\n";

@@ -3,11 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <type_traits>
-
-#include <nlohmann/json.hpp>
 
 #include "autograd/error.h"
 #include "data/split.h"
@@ -66,18 +65,20 @@ class JsonReader {
   static bool has_type(const json& j, const double&) { return j.is_number(); }
   static bool has_type(const json& j, const std::string&) { return j.is_string(); }
   template <class I>
-    requires std::is_integral_v<I>
+  requires std::is_integral_v<I>
   static bool has_type(const json& j, const I&) {
     return std::is_signed_v<I> ? j.is_number_integer() : j.is_number_unsigned();
   }
   template <class T>
-  static bool has_type(const json& j, const std::vector<T>&) { return j.is_array(); }
+  static bool has_type(const json& j, const std::vector<T>&) {
+    return j.is_array();
+  }
 
   static const char* type_word(const bool&) { return "true or false"; }
   static const char* type_word(const double&) { return "a number"; }
   static const char* type_word(const std::string&) { return "a string"; }
   template <class I>
-    requires std::is_integral_v<I>
+  requires std::is_integral_v<I>
   static const char* type_word(const I&) { return std::is_signed_v<I> ? "an integer" : "a non-negative integer"; }
   static const char* type_word(const std::vector<std::string>&) { return "an array of strings"; }
   static const char* type_word(const std::vector<int32_t>&) { return "an array of integers"; }
@@ -171,7 +172,8 @@ Split split_of(const SkeletonDataset& dataset, const std::string& split, uint64_
       if (std::find(train.begin(), train.end(), s) == train.end()) test.push_back(s);
     return split_by_subjects(dataset, train, test);
   }
-  if (has_prefix(split, "random:")) return split_random(dataset, parse_fraction(split.substr(7), "--split"), seed, true);
+  if (has_prefix(split, "random:"))
+    return split_random(dataset, parse_fraction(split.substr(7), "--split"), seed, true);
   throw Error(str_cat("--split: unknown split '", split, "'"));
 }
 
@@ -233,7 +235,8 @@ std::vector<int64_t> held_out_sequences(const SkeletonDataset& dataset, const st
 std::string describe_split(const std::string& split) {
   if (split == "odd-even") return "cross-subject: odd subjects train, even subjects held out";
   if (split == "all") return "every sequence";
-  if (has_prefix(split, "subjects:")) return str_cat("cross-subject: subjects ", split.substr(9), " train, the others held out");
+  if (has_prefix(split, "subjects:"))
+    return str_cat("cross-subject: subjects ", split.substr(9), " train, the others held out");
   if (has_prefix(split, "random:"))
     return str_cat("random, class-stratified: ", split.substr(7), " of the sequences train, the rest held out");
   return split;
@@ -258,13 +261,12 @@ void RunConfig::validate() const {
                schedule.name, "'");
   HARNET_CHECK(schedule.warmup >= 0 && schedule.warmup < epochs, "--warmup must be in [0, --epochs), got ",
                schedule.warmup);
-  HARNET_CHECK(schedule.warmup == 0 || schedule.name != "plateau",
-               "--warmup does not combine with --schedule plateau");
+  HARNET_CHECK(schedule.warmup == 0 || schedule.name != "plateau", "--warmup does not combine with --schedule plateau");
   HARNET_CHECK(schedule.step_size >= 1, "--step-size must be >= 1, got ", schedule.step_size);
   HARNET_CHECK(schedule.gamma > 0.0 && schedule.gamma <= 1.0, "--gamma must be in (0, 1], got ", schedule.gamma);
   HARNET_CHECK(schedule.plateau_patience >= 0, "--plateau-patience must be >= 0, got ", schedule.plateau_patience);
-  HARNET_CHECK(schedule.plateau_factor > 0.0 && schedule.plateau_factor < 1.0, "--plateau-factor must be in (0, 1), got ",
-               schedule.plateau_factor);
+  HARNET_CHECK(schedule.plateau_factor > 0.0 && schedule.plateau_factor < 1.0,
+               "--plateau-factor must be in (0, 1), got ", schedule.plateau_factor);
   HARNET_CHECK(std::isfinite(schedule.min_lr) && schedule.min_lr >= 0.0 && schedule.min_lr < optimizer.lr,
                "--min-lr must be in [0, --lr), got ", schedule.min_lr);
   HARNET_CHECK(std::isfinite(clip) && clip >= 0.0, "--clip must be >= 0 (0: no clipping), got ", clip);
@@ -274,8 +276,9 @@ void RunConfig::validate() const {
   HARNET_CHECK(threads >= 0, "--threads must be >= 1, got ", threads);
   validate_augment_options(augment);
   model.validate();
-  HARNET_CHECK(model.in_channels == input_channels(), "model: in_channels is ", model.in_channels, " but the features (",
-               velocities ? "velocities " : "", bones ? "bones " : "", "positions) give ", input_channels());
+  HARNET_CHECK(model.in_channels == input_channels(), "model: in_channels is ", model.in_channels,
+               " but the features (", velocities ? "velocities " : "", bones ? "bones " : "", "positions) give ",
+               input_channels());
 }
 
 std::string RunConfig::to_json() const {
@@ -286,11 +289,12 @@ std::string RunConfig::to_json() const {
   j["validation"] = validation;
   j["seed"] = seed;
   j["threads"] = threads;
-  j["input"] = {{"frames", frames},
-                {"velocities", velocities},
-                {"bones", bones},
-                {"normalize", {{"translate", normalize.translate}, {"rotate", normalize.rotate}, {"scale", normalize.scale}}},
-                {"joint_order", joint_order}};
+  j["input"] = {
+      {"frames", frames},
+      {"velocities", velocities},
+      {"bones", bones},
+      {"normalize", {{"translate", normalize.translate}, {"rotate", normalize.rotate}, {"scale", normalize.scale}}},
+      {"joint_order", joint_order}};
   j["augment"] = augment_json(augment);
   j["model"] = json::parse(model.to_json());
   j["training"] = {{"epochs", epochs},

@@ -50,10 +50,10 @@ struct OptimizerSettings {
 
 // Stepped once per epoch, as the reference recipe.
 struct ScheduleSettings {
-  std::string name = "cosine";  // cosine, plateau, step, none
-  int64_t warmup = 0;           // epochs of linear warm-up from lr / (warmup + 1) (not with plateau)
-  int64_t step_size = 30;       // step: epochs between decays
-  double gamma = 0.1;           // step: the decay factor
+  std::string name = "cosine";    // cosine, plateau, step, none
+  int64_t warmup = 0;             // epochs of linear warm-up from lr / (warmup + 1) (not with plateau)
+  int64_t step_size = 30;         // step: epochs between decays
+  double gamma = 0.1;             // step: the decay factor
   int64_t plateau_patience = 10;  // plateau: epochs without a lower validation loss before a decay
   double plateau_factor = 0.1;    // plateau: the decay factor
   double min_lr = 0.0;            // cosine's floor (eta_min) and plateau's
@@ -61,8 +61,8 @@ struct ScheduleSettings {
 
 struct RunConfig {
   // ---- data
-  std::string data;                   // the harnet-skeleton-v1 file
-  std::string split = "odd-even";     // see the file comment
+  std::string data;                // the harnet-skeleton-v1 file
+  std::string split = "odd-even";  // see the file comment
   std::string validation = "held-out";
   // ---- input pipeline
   int64_t frames = 60;  // T

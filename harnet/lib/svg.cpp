@@ -14,11 +14,21 @@ std::string xml_escape(const std::string& text) {
   out.reserve(text.size());
   for (const char ch : text) {
     switch (ch) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
       default:
         const auto byte = static_cast<unsigned char>(ch);
         out += byte < 0x20 && ch != '\t' && ch != '\n' ? '?' : ch;
@@ -28,8 +38,8 @@ std::string xml_escape(const std::string& text) {
 }
 
 std::vector<double> nice_ticks(double low, double high, int target) {
-  HARNET_CHECK(std::isfinite(low) && std::isfinite(high) && low <= high && target >= 2, "nice_ticks: bad range [",
-               low, ", ", high, "] or target ", target);
+  HARNET_CHECK(std::isfinite(low) && std::isfinite(high) && low <= high && target >= 2, "nice_ticks: bad range [", low,
+               ", ", high, "] or target ", target);
   if (high - low < 1e-12 * std::max(1.0, std::abs(high))) {
     const double pad = low == 0.0 ? 1.0 : 0.1 * std::abs(low);
     low -= pad;
@@ -70,10 +80,9 @@ std::string number(double v) {
 
 std::string svg_open(double width, double height) {
   return str_cat("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n", "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"",
-                 number(width), "\" height=\"", number(height), "\" viewBox=\"0 0 ", number(width), " ",
-                 number(height), "\" font-family=\"sans-serif\" font-size=\"12\">\n",
-                 "<rect x=\"0\" y=\"0\" width=\"", number(width), "\" height=\"", number(height),
-                 "\" fill=\"white\"/>\n");
+                 number(width), "\" height=\"", number(height), "\" viewBox=\"0 0 ", number(width), " ", number(height),
+                 "\" font-family=\"sans-serif\" font-size=\"12\">\n", "<rect x=\"0\" y=\"0\" width=\"", number(width),
+                 "\" height=\"", number(height), "\" fill=\"white\"/>\n");
 }
 
 std::string text(double x, double y, const std::string& content, const std::string& attributes = "") {
@@ -132,9 +141,9 @@ std::string chart_panel(const LineChart& chart, double left, double top, double 
   out += line(x0, y0, x1, y0, "black");
   out += line(x0, y0, x0, y1, "black");
   out += text((x0 + x1) / 2, y0 + 36, chart.x_label, "text-anchor=\"middle\"");
-  out += text(left + 16, (y0 + y1) / 2, chart.y_label,
-              str_cat("text-anchor=\"middle\" transform=\"rotate(-90 ", number(left + 16), " ",
-                      number((y0 + y1) / 2), ")\""));
+  out += text(
+      left + 16, (y0 + y1) / 2, chart.y_label,
+      str_cat("text-anchor=\"middle\" transform=\"rotate(-90 ", number(left + 16), " ", number((y0 + y1) / 2), ")\""));
 
   for (const ChartSeries& s : chart.series) {
     const std::string style = str_cat("fill=\"none\" stroke=\"", xml_escape(s.color), "\" stroke-width=\"2\"",
@@ -184,13 +193,13 @@ std::string line_charts_svg(const std::vector<LineChart>& charts, int panel_widt
   HARNET_CHECK(!charts.empty(), "line_charts_svg: no chart");
   for (const LineChart& chart : charts)
     for (const ChartSeries& s : chart.series)
-      HARNET_CHECK(s.x.size() == s.y.size(), "line_charts_svg: series '", s.name, "' of chart '", chart.title,
-                   "' has ", s.x.size(), " x values and ", s.y.size(), " y values");
+      HARNET_CHECK(s.x.size() == s.y.size(), "line_charts_svg: series '", s.name, "' of chart '", chart.title, "' has ",
+                   s.x.size(), " x values and ", s.y.size(), " y values");
   const double width = static_cast<double>(panel_width) * static_cast<double>(charts.size());
   std::string out = svg_open(width, panel_height);
   for (size_t i = 0; i < charts.size(); ++i)
-    out += chart_panel(charts[i], static_cast<double>(panel_width) * static_cast<double>(i), 0, panel_width,
-                       panel_height);
+    out +=
+        chart_panel(charts[i], static_cast<double>(panel_width) * static_cast<double>(i), 0, panel_width, panel_height);
   return out + "</svg>\n";
 }
 
@@ -248,12 +257,12 @@ std::string confusion_matrix_svg(const std::vector<std::vector<int64_t>>& counts
   for (size_t p = 0; p < classes; ++p) {
     const double x = left + cell * (static_cast<double>(p) + 0.5), y = top + grid + 10;
     out += text(x, y, class_names[p],
-                str_cat("text-anchor=\"end\" class=\"column-label\" transform=\"rotate(-45 ", number(x), " ",
-                        number(y), ")\""));
+                str_cat("text-anchor=\"end\" class=\"column-label\" transform=\"rotate(-45 ", number(x), " ", number(y),
+                        ")\""));
   }
-  out += text(12, top + grid / 2, "true class",
-              str_cat("text-anchor=\"middle\" font-weight=\"bold\" transform=\"rotate(-90 12 ", number(top + grid / 2),
-                      ")\""));
+  out += text(
+      12, top + grid / 2, "true class",
+      str_cat("text-anchor=\"middle\" font-weight=\"bold\" transform=\"rotate(-90 12 ", number(top + grid / 2), ")\""));
   out += text(left + grid / 2, height - 10, "predicted class", "text-anchor=\"middle\" font-weight=\"bold\"");
   return out + "</svg>\n";
 }

@@ -22,9 +22,9 @@ std::vector<double> nice_ticks(double low, double high, int target = 5);
 std::string tick_label(double value);
 
 struct ChartSeries {
-  std::string name;  // in the legend
+  std::string name;          // in the legend
   std::vector<double> x, y;  // same length; non-finite y values leave a gap
-  std::string color;  // any SVG colour ("#1f77b4")
+  std::string color;         // any SVG colour ("#1f77b4")
   bool dashed = false;
 };
 
@@ -32,7 +32,7 @@ struct LineChart {
   std::string title;
   std::string x_label, y_label;
   std::vector<ChartSeries> series;
-  bool y_from_zero = false;  // start the y axis at 0 (accuracies) rather than at the data's minimum
+  bool y_from_zero = false;    // start the y axis at 0 (accuracies) rather than at the data's minimum
   bool legend_bottom = false;  // the legend in the bottom right corner (rising curves) instead of the top right
 };
 

@@ -42,8 +42,7 @@ double parse_number(const std::string& text, const std::string& where) {
 
 // fsync so that a row or a file survives a crash right after it is written.
 void flush_to_disk(std::FILE* file, const std::string& path) {
-  HARNET_CHECK(std::fflush(file) == 0 && ::fsync(fileno(file)) == 0, "cannot write ", path, ": ",
-               std::strerror(errno));
+  HARNET_CHECK(std::fflush(file) == 0 && ::fsync(fileno(file)) == 0, "cannot write ", path, ": ", std::strerror(errno));
 }
 
 }  // namespace
@@ -71,8 +70,8 @@ std::vector<EpochRecord> read_metrics_csv(const std::string& path) {
     HARNET_CHECK(epoch == static_cast<double>(records.size() + 1), where, ": epoch ", f[0], ", expected ",
                  records.size() + 1);
     r.epoch = static_cast<int64_t>(epoch);
-    double* fields[] = {&r.lr, &r.train_loss, &r.train_acc, &r.val_loss, &r.val_acc,
-                        &r.val_macro_f1, &r.seconds, &r.samples_per_s};
+    double* fields[] = {&r.lr,      &r.train_loss,   &r.train_acc, &r.val_loss,
+                        &r.val_acc, &r.val_macro_f1, &r.seconds,   &r.samples_per_s};
     for (size_t k = 0; k < 8; ++k) *fields[k] = parse_number(f[k + 1], where);
     records.push_back(r);
   }

@@ -1,165 +1,198 @@
-// `harnet train`: the training entry point. Until the skeleton data pipeline and the HARNet
-// model exist, it trains a two-layer perceptron on the synthetic spirals problem end to end
-// (mini-batch SGD with momentum, train/validation split, per-epoch report), entirely with
-// the framework's own tensors, autograd and operators.
-#include <chrono>
-#include <cmath>
+// `harnet train`: trains HARNet on a harnet-skeleton-v1 file into a run directory
+// (harnet/lib/trainer.h), or continues an interrupted run (--resume). Every option maps to
+// one RunConfig setting; --config FILE.json gives the starting values the other options
+// override. The defaults are RunConfig's (harnet/lib/run_config.h).
+#include <unistd.h>
+
 #include <cstdio>
-#include <numeric>
+#include <set>
 
-#include <CLI/CLI.hpp>
-
-#include "data/spirals.h"
+#include "autograd/error.h"
+#include "harnet/lib/command_line.h"
 #include "harnet/lib/commands.h"
-#include "ops/ops.h"
+#include "harnet/lib/interrupt.h"
+#include "harnet/lib/trainer.h"
 
 namespace harnet {
 
 namespace {
 
-struct TrainConfig {
-  int64_t classes = 3;
-  int64_t points_per_class = 300;
-  double noise = 0.2;
-  int64_t hidden = 64;
-  int64_t epochs = 60;
-  int64_t batch = 64;
-  double lr = 0.1;
-  double momentum = 0.9;
-  double val_fraction = 0.2;
-  uint64_t seed = 0;
-  int threads = 0;
-};
-
-struct Perceptron {
-  std::vector<Tensor> params;  // w1 [H, 2], b1 [H], w2 [C, H], b2 [C]
-
-  // PyTorch's nn.Linear default: weight and bias uniform in +-1/sqrt(fan_in).
-  static Tensor init(const Shape& shape, int64_t fan_in, Generator& gen) {
-    const double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
-    return rand(shape, gen, kFloat32, -bound, bound).set_requires_grad(true);
+// The value of --config in args ("--config F" or "--config=F"), read before the other
+// options so that they override it; "" when absent.
+std::string config_argument(const std::vector<std::string>& args) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--config" && i + 1 < args.size()) return args[i + 1];
+    if (args[i].rfind("--config=", 0) == 0) return args[i].substr(9);
   }
-  Perceptron(int64_t in, int64_t hidden, int64_t out, Generator& gen)
-      : params{init({hidden, in}, in, gen), init({hidden}, in, gen), init({out, hidden}, hidden, gen),
-               init({out}, hidden, gen)} {}
+  return "";
+}
 
-  Tensor forward(const Tensor& x) const {  // x [B, 2] -> logits [B, C]
-    return linear(relu(linear(x, params[0], params[1])), params[2], params[3]);
+// The four augmentations' switches: --augment/--no-augment sets those not given one by one.
+struct AugmentSwitches {
+  bool all = true;
+  CLI::Option* all_option = nullptr;
+  std::vector<std::pair<CLI::Option*, bool*>> each;
+
+  void apply() const {
+    if (all_option->count() == 0) return;
+    for (const auto& [option, value] : each)
+      if (option->count() == 0) *value = all;
   }
 };
 
-// velocity = momentum * velocity + grad; param -= lr * velocity (torch.optim.SGD).
-void sgd_step(std::vector<Tensor>& params, std::vector<std::vector<float>>& velocity, double lr, double momentum) {
-  for (size_t p = 0; p < params.size(); ++p) {
-    Tensor g = params[p].grad();
-    if (!g.defined()) continue;
-    float* w = params[p].data<float>();
-    const float* gd = g.data<float>();
-    std::vector<float>& v = velocity[p];
-    for (int64_t i = 0; i < params[p].numel(); ++i) {
-      v[static_cast<size_t>(i)] = static_cast<float>(momentum) * v[static_cast<size_t>(i)] + gd[i];
-      w[i] -= static_cast<float>(lr) * v[static_cast<size_t>(i)];
-    }
-    params[p].zero_grad();
+// A switch's help text with its current value (CLI11 shows only the negation's value).
+std::string switch_help(const std::string& text, bool value) {
+  return text + (value ? " (default: on)" : " (default: off)");
+}
+
+void add_data_options(CLI::App& app, RunConfig& c) {
+  app.add_option("--data", c.data, "The harnet-skeleton-v1 dataset file (.h5)");
+  app.add_option("--split", c.split, "odd-even (cross-subject), subjects:1,3,5 (those train), random:0.8")
+      ->capture_default_str();
+  app.add_option("--validation", c.validation,
+                 "held-out (validate on the held-out part each epoch) or carve:K (K training subjects)")
+      ->capture_default_str();
+  app.add_option("--frames", c.frames, "Frames per sample (T)")->capture_default_str();
+  app.add_flag("--velocities,!--no-velocities", c.velocities,
+               switch_help("Velocity channels (frame t minus t-1)", c.velocities));
+  app.add_flag("--bones,!--no-bones", c.bones, switch_help("Bone-vector channels (joint minus parent)", c.bones));
+}
+
+AugmentSwitches add_augment_options(CLI::App& app, AugmentOptions& a) {
+  AugmentSwitches s;
+  s.all_option = app.add_flag("--augment,!--no-augment", s.all, "Every training augmentation below on / off");
+  s.each = {
+      {app.add_flag("--rotate,!--no-rotate", a.rotate, switch_help("Rotation about the vertical axis", a.rotate)),
+       &a.rotate},
+      {app.add_flag("--scale,!--no-scale", a.scale, switch_help("Uniform scaling", a.scale)), &a.scale},
+      {app.add_flag("--jitter,!--no-jitter", a.jitter, switch_help("Gaussian joint jitter", a.jitter)), &a.jitter},
+      {app.add_flag("--temporal-crop,!--no-temporal-crop", a.temporal_crop,
+                    switch_help("Random temporal crop", a.temporal_crop)),
+       &a.temporal_crop}};
+  app.add_option("--max-rotation", a.max_rotation_degrees, "Rotation range, +- degrees")->capture_default_str();
+  app.add_option("--min-scale", a.min_scale, "Smallest scale factor")->capture_default_str();
+  app.add_option("--max-scale", a.max_scale, "Largest scale factor")->capture_default_str();
+  app.add_option("--jitter-sigma", a.jitter_sigma, "Jitter standard deviation (spine lengths)")->capture_default_str();
+  app.add_option("--min-crop", a.min_crop_fraction, "Smallest share of frames a temporal crop keeps")
+      ->capture_default_str();
+  return s;
+}
+
+CLI::Option* add_model_options(CLI::App& app, HARNetConfig& m) {
+  CLI::Option* channels = app.add_option("--conv-channels", m.conv_channels, "Output channels of the spatial blocks")
+                              ->delimiter(',')
+                              ->capture_default_str();
+  app.add_option("--conv-kernel", m.conv_kernel, "Joint-axis kernel size (odd)")->capture_default_str();
+  app.add_option("--lstm-layers", m.lstm_layers, "LSTM layers")->capture_default_str();
+  app.add_option("--hidden", m.lstm_hidden, "LSTM hidden size")->capture_default_str();
+  app.add_flag("--bidirectional,!--no-bidirectional", m.bidirectional,
+               switch_help("Bidirectional LSTM", m.bidirectional));
+  app.add_option("--heads", m.attention_heads, "Attention heads")->capture_default_str();
+  app.add_option("--classifier-hidden", m.classifier_hidden, "Hidden units of the classifier")->capture_default_str();
+  app.add_option("--input-dropout", m.input_dropout, "Dropout before the LSTM")->capture_default_str();
+  app.add_option("--lstm-dropout", m.lstm_dropout, "Dropout between LSTM layers")->capture_default_str();
+  app.add_option("--attention-dropout", m.attention_dropout, "Dropout of the attention weights")->capture_default_str();
+  app.add_option("--classifier-dropout", m.classifier_dropout, "Dropout in the classifier")->capture_default_str();
+  return channels;
+}
+
+void add_optimisation_options(CLI::App& app, RunConfig& c) {
+  app.add_option("--epochs", c.epochs, "Epochs")->capture_default_str();
+  app.add_option("--batch", c.batch, "Batch size")->capture_default_str();
+  app.add_option("--optimizer", c.optimizer.name, "adam, adamw, sgd or rmsprop")->capture_default_str();
+  app.add_option("--lr", c.optimizer.lr, "Learning rate")->capture_default_str();
+  app.add_option("--weight-decay", c.optimizer.weight_decay, "Weight decay")->capture_default_str();
+  app.add_option("--momentum", c.optimizer.momentum, "Momentum (sgd, rmsprop)")->capture_default_str();
+  app.add_option("--schedule", c.schedule.name, "Per-epoch lr schedule: cosine, plateau, step or none")
+      ->capture_default_str();
+  app.add_option("--warmup", c.schedule.warmup, "Epochs of linear lr warm-up")->capture_default_str();
+  app.add_option("--step-size", c.schedule.step_size, "step: epochs between decays")->capture_default_str();
+  app.add_option("--gamma", c.schedule.gamma, "step: decay factor")->capture_default_str();
+  app.add_option("--plateau-patience", c.schedule.plateau_patience, "plateau: epochs without improvement")
+      ->capture_default_str();
+  app.add_option("--plateau-factor", c.schedule.plateau_factor, "plateau: decay factor")->capture_default_str();
+  app.add_option("--min-lr", c.schedule.min_lr, "Lowest lr of cosine and plateau")->capture_default_str();
+  app.add_option("--clip", c.clip, "Max gradient norm (0: no clipping)")->capture_default_str();
+  app.add_option("--label-smoothing", c.label_smoothing, "Label smoothing of the cross-entropy")->capture_default_str();
+  app.add_option("--early-stopping", c.early_stopping,
+                 "Stop after this many epochs without a lower validation loss "
+                 "(0: off)")
+      ->capture_default_str();
+  app.add_option("--seed", c.seed, "Seed of initialisation, dropout, order, augmentation, random split")
+      ->capture_default_str();
+  app.add_option("--threads", c.threads, "Threads (default: HARNET_NUM_THREADS or every core)");
+}
+
+// The spec's pooling pattern for any number of blocks: none after the first, one after each other.
+std::vector<bool> default_pooling(size_t blocks) {
+  std::vector<bool> pool(blocks, true);
+  if (!pool.empty()) pool[0] = false;
+  return pool;
+}
+
+// With --resume the run's config.json decides everything but the thread count.
+void check_resume_options(const CLI::App& app) {
+  static const std::set<std::string> allowed{"--resume", "--out", "--threads", "--help"};
+  for (const CLI::Option* option : app.get_options()) {
+    if (option->count() == 0 || allowed.count(option->get_name())) continue;
+    throw Error(str_cat("--resume continues a run with its own config.json; drop ", option->get_name()));
   }
 }
 
-// Mean loss and accuracy of the model on (x, y), without a graph.
-std::pair<double, double> evaluate(const Perceptron& model, const Tensor& x, const Tensor& y) {
-  NoGradGuard no_grad;
-  Tensor logits = model.forward(x);
-  const double loss = cross_entropy(logits, y).item();
-  std::vector<int64_t> pred = argmax(logits, 1).to_vector<int64_t>();
-  std::vector<int64_t> truth = y.to_vector<int64_t>();
-  int64_t correct = 0;
-  for (size_t i = 0; i < pred.size(); ++i) correct += pred[i] == truth[i];
-  return {loss, static_cast<double>(correct) / static_cast<double>(truth.size())};
-}
-
-int train(const TrainConfig& cfg) {
-  if (cfg.threads > 0) set_num_threads(cfg.threads);
-  Generator gen(cfg.seed);
-  SpiralData data = make_spirals(cfg.points_per_class, cfg.classes, cfg.noise, gen);
-  const int64_t n = data.labels.numel();
-
-  // A seeded random split into training and validation points.
-  std::vector<int64_t> order(static_cast<size_t>(n));
-  std::iota(order.begin(), order.end(), 0);
-  for (int64_t i = n - 1; i > 0; --i) std::swap(order[static_cast<size_t>(i)], order[static_cast<size_t>(gen.integer(0, i + 1))]);
-  const int64_t n_val = static_cast<int64_t>(std::round(cfg.val_fraction * static_cast<double>(n)));
-  HARNET_CHECK(n_val >= 1 && n_val < n, "train: the validation fraction leaves no training or no validation data");
-  auto pick = [&](int64_t begin, int64_t end) {
-    return from_vector(std::vector<int64_t>(order.begin() + begin, order.begin() + end), {end - begin});
-  };
-  Tensor val_idx = pick(0, n_val), train_idx = pick(n_val, n);
-  Tensor x_val = index_select(data.points, 0, val_idx), y_val = index_select(data.labels, 0, val_idx);
-  Tensor x_train = index_select(data.points, 0, train_idx), y_train = index_select(data.labels, 0, train_idx);
-  const int64_t n_train = n - n_val;
-
-  Perceptron model(2, cfg.hidden, cfg.classes, gen);
-  std::vector<std::vector<float>> velocity;
-  for (const Tensor& p : model.params) velocity.emplace_back(static_cast<size_t>(p.numel()), 0.0f);
-
-  std::printf("training a %lld-hidden-unit perceptron on %lld synthetic spiral points (%lld classes): "
-              "%lld train, %lld validation, %d threads\n",
-              static_cast<long long>(cfg.hidden), static_cast<long long>(n), static_cast<long long>(cfg.classes),
-              static_cast<long long>(n_train), static_cast<long long>(n_val), get_num_threads());
-  const auto start = std::chrono::steady_clock::now();
-  std::vector<int64_t> perm(static_cast<size_t>(n_train));
-  std::iota(perm.begin(), perm.end(), 0);
-  double val_acc = 0.0;
-  for (int64_t epoch = 1; epoch <= cfg.epochs; ++epoch) {
-    for (int64_t i = n_train - 1; i > 0; --i)
-      std::swap(perm[static_cast<size_t>(i)], perm[static_cast<size_t>(gen.integer(0, i + 1))]);
-    double loss_sum = 0.0;
-    for (int64_t b = 0; b < n_train; b += cfg.batch) {
-      const int64_t e = std::min(n_train, b + cfg.batch);
-      Tensor idx = from_vector(std::vector<int64_t>(perm.begin() + b, perm.begin() + e), {e - b});
-      Tensor loss = cross_entropy(model.forward(index_select(x_train, 0, idx)), index_select(y_train, 0, idx));
-      const double value = loss.item();
-      HARNET_CHECK(std::isfinite(value), "train: the loss became ", value, " at epoch ", epoch,
-                   "; lower --lr");
-      loss_sum += value * static_cast<double>(e - b);
-      loss.backward();
-      sgd_step(model.params, velocity, cfg.lr, cfg.momentum);
-    }
-    auto [val_loss, acc] = evaluate(model, x_val, y_val);
-    val_acc = acc;
-    if (epoch == 1 || epoch % 10 == 0 || epoch == cfg.epochs)
-      std::printf("epoch %3lld/%lld  train loss %.4f  val loss %.4f  val accuracy %5.1f%%\n",
-                  static_cast<long long>(epoch), static_cast<long long>(cfg.epochs),
-                  loss_sum / static_cast<double>(n_train), val_loss, 100.0 * acc);
+int report_outcome(const TrainResult& result, const std::string& run_dir) {
+  if (result.outcome == TrainOutcome::Interrupted) {
+    std::fprintf(stderr,
+                 "harnet train: interrupted after %lld finished epochs; saved %s/last.h5; resume with: "
+                 "harnet train --resume %s\n",
+                 static_cast<long long>(result.epochs_done), run_dir.c_str(), run_dir.c_str());
+    return 130;
   }
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("done in %.2f s: validation accuracy %.1f%%\n", seconds, 100.0 * val_acc);
+  std::printf("\n%s\nwritten to %s: report.md, curves.svg, confusion.svg, metrics.csv, best.h5, last.h5\n",
+              result.report.c_str(), run_dir.c_str());
   return 0;
 }
 
 }  // namespace
 
 int train_command(const std::vector<std::string>& args) {
-  TrainConfig cfg;
-  CLI::App app{"Trains a model end to end. For now: a perceptron on the synthetic spirals problem.", "train"};
-  app.add_option("--classes", cfg.classes, "Spiral arms (classes)")->check(CLI::Range(2, 100))->capture_default_str();
-  app.add_option("--points", cfg.points_per_class, "Points per class")->check(CLI::Range(5, 1000000))->capture_default_str();
-  app.add_option("--noise", cfg.noise, "Angular noise of the points")->check(CLI::Range(0.0, 10.0))->capture_default_str();
-  app.add_option("--hidden", cfg.hidden, "Hidden units")->check(CLI::Range(1, 100000))->capture_default_str();
-  app.add_option("--epochs", cfg.epochs, "Epochs")->check(CLI::Range(1, 1000000))->capture_default_str();
-  app.add_option("--batch", cfg.batch, "Batch size")->check(CLI::Range(1, 1000000))->capture_default_str();
-  app.add_option("--lr", cfg.lr, "Learning rate")->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--momentum", cfg.momentum, "SGD momentum")->check(CLI::Range(0.0, 0.999))->capture_default_str();
-  app.add_option("--val-fraction", cfg.val_fraction, "Share of points held out for validation")
-      ->check(CLI::Range(0.01, 0.99))->capture_default_str();
-  app.add_option("--seed", cfg.seed, "Seed of the data, initialisation and shuffling")->capture_default_str();
-  app.add_option("--threads", cfg.threads, "Threads (default: HARNET_NUM_THREADS or all cores)")
-      ->check(CLI::PositiveNumber);
-  std::vector<std::string> reversed(args.rbegin(), args.rend());
-  try {
-    app.parse(reversed);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+  RunConfig config;
+  const std::string config_file = config_argument(args);
+  if (!config_file.empty()) config = RunConfig::load(config_file);
+
+  CLI::App app{
+      "Trains HARNet on a skeleton dataset; writes config.json, metrics.csv, best.h5, last.h5 and a report "
+      "into --out.",
+      "train"};
+  std::string out, resume_dir, config_option;
+  app.add_option("--config", config_option, "A config.json whose settings the other options override");
+  app.add_option("--out", out, "The run directory to create (or, with --resume, to continue)");
+  CLI::Option* resume =
+      app.add_option("--resume", resume_dir, "Continue the run in RUN_DIR (or --out) from last.h5")->expected(0, 1);
+  add_data_options(app, config);
+  const AugmentSwitches augment = add_augment_options(app, config.augment);
+  const CLI::Option* conv_channels = add_model_options(app, config.model);
+  add_optimisation_options(app, config);
+  int exit_code = 0;
+  if (!parse_command_line(app, args, exit_code)) return exit_code;
+  augment.apply();
+  if (conv_channels->count() > 0 && config.model.conv_pool.size() != config.model.conv_channels.size())
+    config.model.conv_pool = default_pooling(config.model.conv_channels.size());
+  HARNET_CHECK(config.threads >= 0, "--threads must be >= 1, got ", config.threads);
+
+  TrainOptions options;
+  options.progress_bar = isatty(STDOUT_FILENO) != 0;
+  options.stop_requested = [] { return ScopedInterruptFlag::requested(); };
+  ScopedInterruptFlag interrupt_flag;
+  if (resume->count() > 0) {
+    check_resume_options(app);
+    const std::string run_dir = resume_dir.empty() ? out : resume_dir;
+    HARNET_CHECK(!run_dir.empty(), "--resume needs the run directory: --resume RUN_DIR or --out RUN_DIR");
+    HARNET_CHECK(out.empty() || resume_dir.empty() || out == resume_dir, "--resume ", resume_dir, " and --out ", out,
+                 " name different run directories");
+    return report_outcome(resume_run(run_dir, config.threads, options), run_dir);
   }
-  return train(cfg);
+  HARNET_CHECK(!out.empty(), "--out RUN_DIR is required");
+  return report_outcome(train_new_run(config, out, options), out);
 }
 
 }  // namespace harnet

@@ -13,8 +13,12 @@ namespace harnet {
 
 // harnet gradcheck [--op NAME] [--seed N] [--list]
 int gradcheck_command(const std::vector<std::string>& args);
-// harnet train [options]: see command_train.cpp
+// harnet train --data FILE.h5 --out RUN_DIR [options] | --resume RUN_DIR: see command_train.cpp
 int train_command(const std::vector<std::string>& args);
+// harnet eval --checkpoint CKPT.h5 --data FILE.h5 [--split S|all] [--out DIR]
+int eval_command(const std::vector<std::string>& args);
+// harnet predict --checkpoint CKPT.h5 --data FILE.h5 [--top-k K] [--json]
+int predict_command(const std::vector<std::string>& args);
 // harnet convert --format msr-action3d|air-act2act DIR -o OUT.h5 [--all] [--camera C00x] [--fps F]
 int convert_command(const std::vector<std::string>& args);
 // harnet info FILE: summary of a dataset file; exit code 1 with one line when it is invalid

@@ -1,0 +1,133 @@
+// The configuration of a training run: every setting of the recipe, with the project's
+// defaults in ONE place (the member initialisers below and HARNetConfig's for the model's
+// sizes), serialised as the run directory's config.json. Training from a config.json repeats
+// the run exactly (same seed and thread count: same metrics and weights).
+//
+// config.json, format "harnet-run-v1" (every key optional when read; missing keys keep the
+// defaults; unknown keys are refused):
+//   { "format": "harnet-run-v1", "data": "/abs/path/msr.h5", "split": "odd-even",
+//     "validation": "held-out", "seed": 0, "threads": 0,
+//     "input": { "frames": 60, "velocities": false, "bones": false,
+//                "normalize": {"translate": true, "rotate": true, "scale": true},
+//                "joint_order": [...] },
+//     "augment": { "rotate": true, "max_rotation_degrees": 15, ... },
+//     "model": { HARNetConfig::to_json() },
+//     "training": { "epochs": 100, "batch": 64, "clip": 1.0, "label_smoothing": 0,
+//                   "early_stopping": 0 },
+//     "optimizer": { "name": "adam", "lr": 0.001, "weight_decay": 0.0001, "momentum": 0.9 },
+//     "schedule": { "name": "cosine", "warmup": 0, "step_size": 30, "gamma": 0.1,
+//                   "plateau_patience": 10, "plateau_factor": 0.1, "min_lr": 0 },
+//     "dataset": { "class_names": [...], "joint_names": [...] } }
+//
+// Splits (--split): "odd-even" (odd subject ids train, even ids are held out: the
+// cross-subject protocol), "subjects:1,3,5" (those subjects train, all others are held out),
+// "random:0.8" (that share of the sequences trains, class-stratified, seeded), and for
+// evaluation only "all". Validation (--validation): "held-out" (validate on the held-out
+// part every epoch) or "carve:K" (K training subjects, chosen with the seed, validate every
+// epoch; the held-out part is evaluated once, in the final report).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "data/augment.h"
+#include "data/dataset.h"
+#include "data/loader.h"
+#include "data/preprocess.h"
+#include "harnet/lib/model.h"
+
+namespace harnet {
+
+inline constexpr const char* kRunConfigFormat = "harnet-run-v1";
+
+struct OptimizerSettings {
+  std::string name = "adam";  // adam, adamw, sgd, rmsprop
+  double lr = 1e-3;
+  double weight_decay = 1e-4;  // L2 for adam, sgd, rmsprop; decoupled for adamw
+  double momentum = 0.9;       // sgd and rmsprop only
+};
+
+// Stepped once per epoch, as the reference recipe.
+struct ScheduleSettings {
+  std::string name = "cosine";    // cosine, plateau, step, none
+  int64_t warmup = 0;             // epochs of linear warm-up from lr / (warmup + 1) (not with plateau)
+  int64_t step_size = 30;         // step: epochs between decays
+  double gamma = 0.1;             // step: the decay factor
+  int64_t plateau_patience = 10;  // plateau: epochs without a lower validation loss before a decay
+  double plateau_factor = 0.1;    // plateau: the decay factor
+  double min_lr = 0.0;            // cosine's floor (eta_min) and plateau's
+};
+
+struct RunConfig {
+  // ---- data
+  std::string data;                // the harnet-skeleton-v1 file
+  std::string split = "odd-even";  // see the file comment
+  std::string validation = "held-out";
+  // ---- input pipeline
+  int64_t frames = 60;  // T
+  bool velocities = false;
+  bool bones = false;
+  NormalizeOptions normalize;
+  AugmentOptions augment = AugmentOptions::training();
+  // ---- model: HARNetConfig's defaults are the spec's table; joints, in_channels and classes
+  // are set from the dataset and the features by adopt_dataset.
+  HARNetConfig model;
+  // ---- optimisation
+  int64_t epochs = 100;
+  int64_t batch = 64;
+  OptimizerSettings optimizer;
+  ScheduleSettings schedule;
+  double clip = 1.0;             // max gradient norm; 0: no clipping
+  double label_smoothing = 0.0;  // of the cross-entropy, training and validation alike
+  int64_t early_stopping = 0;    // patience in epochs on the validation loss; 0: off
+  uint64_t seed = 0;             // initialisation, dropout, shuffling, augmentation, random split
+  int threads = 0;               // 0: HARNET_NUM_THREADS or every core
+  // ---- from the dataset at the start of training
+  std::vector<std::string> class_names;
+  std::vector<std::string> joint_names;
+  std::vector<int32_t> joint_order;  // the model's joint axis: output joint k is dataset joint joint_order[k]
+
+  // Throws one message naming the setting (as its command-line option) at fault.
+  void validate() const;
+
+  std::string to_json() const;
+  // Reads what to_json writes (see the file comment); throws naming the key at fault.
+  static RunConfig from_json(const std::string& text);
+  // from_json of a file; errors name the file.
+  static RunConfig load(const std::string& path);
+
+  // Takes the class and joint names, the joint order and the model's joints, in_channels
+  // and classes from the dataset (and the features), then validates.
+  void adopt_dataset(const SkeletonDataset& dataset);
+  // Throws naming what differs when the dataset's joints or classes are not those the
+  // configuration was built for. `what` names the dataset in the message.
+  void check_dataset(const SkeletonDataset& dataset, const std::string& what) const;
+
+  // The loader settings: augmentation and shuffling only for training.
+  LoaderOptions loader_options(bool training) const;
+  int64_t input_channels() const { return FeatureOptions{velocities, bones}.channels(); }
+};
+
+// The sequences of a run: the part trained on, the part validated on after each epoch, and
+// the held-out part of the final report (the same as validation unless carved).
+struct RunSplit {
+  std::vector<int64_t> train;
+  std::vector<int64_t> validation;
+  std::vector<int64_t> held_out;
+  bool carved = false;
+};
+
+// Throws naming the option when a split or validation text is malformed.
+void check_split_spec(const std::string& split, bool allow_all);
+void check_validation_spec(const std::string& validation);
+
+RunSplit make_run_split(const SkeletonDataset& dataset, const RunConfig& config);
+
+// The sequences `split` holds out ("all": every sequence), for evaluation.
+std::vector<int64_t> held_out_sequences(const SkeletonDataset& dataset, const std::string& split, uint64_t seed);
+
+// "cross-subject: odd subjects train, even subjects held out", ...
+std::string describe_split(const std::string& split);
+
+}  // namespace harnet

@@ -1,0 +1,200 @@
+// RunConfig: the recipe's defaults, config.json round trips and refusals, option validation
+// (one message naming the option), the run's split, and matching a dataset.
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <set>
+
+#include "data/synthetic_skeletons.h"
+#include "harnet/lib/run_config.h"
+#include "test_util.h"
+
+namespace harnet {
+namespace {
+
+using testing::expect_error;
+
+SkeletonDataset small_dataset(int64_t classes = 3) {
+  SyntheticSkeletonOptions o;
+  o.classes = classes;
+  o.subjects = 6;
+  o.repetitions = 1;
+  o.frames = 12;
+  return make_synthetic_skeletons(o);
+}
+
+TEST(RunConfig, DefaultsAreTheSpecRecipe) {
+  const RunConfig c;
+  EXPECT_EQ(c.optimizer.name, "adam");
+  EXPECT_DOUBLE_EQ(c.optimizer.lr, 1e-3);
+  EXPECT_DOUBLE_EQ(c.optimizer.weight_decay, 1e-4);
+  EXPECT_EQ(c.batch, 64);
+  EXPECT_EQ(c.epochs, 100);
+  EXPECT_EQ(c.schedule.name, "cosine");
+  EXPECT_DOUBLE_EQ(c.clip, 1.0);
+  EXPECT_DOUBLE_EQ(c.label_smoothing, 0.0);
+  EXPECT_EQ(c.frames, 60);
+  EXPECT_EQ(c.split, "odd-even");
+  EXPECT_EQ(c.validation, "held-out");
+  EXPECT_EQ(c.early_stopping, 0);
+  EXPECT_TRUE(c.augment.rotate && c.augment.scale && c.augment.jitter && c.augment.temporal_crop);
+  EXPECT_EQ(c.model.conv_channels, (std::vector<int64_t>{64, 64, 128}));
+  EXPECT_NO_THROW(c.validate());
+}
+
+TEST(RunConfig, JsonRoundTripKeepsEverySetting) {
+  RunConfig c;
+  c.data = "/data/x.h5";
+  c.split = "subjects:1,3";
+  c.validation = "carve:1";
+  c.frames = 32;
+  c.velocities = true;
+  c.normalize.rotate = false;
+  c.augment.jitter = false;
+  c.augment.max_rotation_degrees = 10;
+  c.model.conv_channels = {8, 16};
+  c.model.conv_pool = {false, true};
+  c.model.lstm_hidden = 24;
+  c.model.attention_heads = 3;
+  c.model.in_channels = 6;
+  c.epochs = 7;
+  c.batch = 5;
+  c.optimizer = {"sgd", 0.05, 0.0, 0.8};
+  c.schedule.name = "step";
+  c.schedule.warmup = 2;
+  c.clip = 0.0;
+  c.label_smoothing = 0.1;
+  c.early_stopping = 3;
+  c.seed = 42;
+  c.threads = 2;
+  c.class_names = {"a", "b"};
+  c.joint_names = {"x", "y"};
+  c.joint_order = {1, 0};
+  const std::string json = c.to_json();
+  const RunConfig back = RunConfig::from_json(json);
+  EXPECT_EQ(back.to_json(), json);
+  EXPECT_EQ(back.optimizer.name, "sgd");
+  EXPECT_DOUBLE_EQ(back.optimizer.momentum, 0.8);
+  EXPECT_EQ(back.model.conv_channels, (std::vector<int64_t>{8, 16}));
+  EXPECT_FALSE(back.normalize.rotate);
+  EXPECT_EQ(back.joint_order, (std::vector<int32_t>{1, 0}));
+  EXPECT_EQ(back.seed, 42u);
+}
+
+TEST(RunConfig, MissingKeysKeepDefaultsAndBadOnesAreRefused) {
+  const RunConfig partial = RunConfig::from_json(R"({"format": "harnet-run-v1", "optimizer": {"lr": 0.01}})");
+  EXPECT_DOUBLE_EQ(partial.optimizer.lr, 0.01);
+  EXPECT_EQ(partial.optimizer.name, "adam");
+  EXPECT_EQ(partial.epochs, 100);
+  expect_error([] { RunConfig::from_json(R"({"format": "harnet-run-v1", "optimizer": {"lr": 0.01, "mom": 1}})"); },
+               "unknown key 'optimizer.mom'");
+  expect_error([] { RunConfig::from_json(R"({"format": "harnet-run-v1", "training": {"epochs": "ten"}})"); },
+               "'training.epochs' must be an integer, got string");
+  expect_error([] { RunConfig::from_json(R"({"format": "harnet-run-v1", "training": {"epochs": 2.5}})"); },
+               "'training.epochs' must be an integer");
+  expect_error([] { RunConfig::from_json(R"({"format": "harnet-run-v1", "seed": -1})"); },
+               "'seed' must be a non-negative integer");
+  expect_error([] { RunConfig::from_json(R"({"format": "other"})"); }, "format is 'other'");
+  expect_error([] { RunConfig::from_json("{"); }, "not valid JSON");
+  expect_error([] { RunConfig::from_json(R"({"format": "harnet-run-v1", "model": {"heads": 2}})"); }, "config: model:");
+  expect_error([] { RunConfig::load("/nonexistent/config.json"); }, "does not exist");
+}
+
+TEST(RunConfig, InvalidSettingsNameTheirOption) {
+  const std::vector<std::pair<std::function<void(RunConfig&)>, std::string>> cases{
+      {[](RunConfig& c) { c.optimizer.lr = -1; }, "--lr must be a positive number"},
+      {[](RunConfig& c) { c.optimizer.name = "adagrad"; }, "--optimizer: expected adam, adamw, sgd or rmsprop"},
+      {[](RunConfig& c) { c.schedule.name = "linear"; }, "--schedule: expected cosine"},
+      {[](RunConfig& c) { c.epochs = 0; }, "--epochs must be >= 1"},
+      {[](RunConfig& c) { c.batch = 0; }, "--batch must be >= 1"},
+      {[](RunConfig& c) { c.frames = 0; }, "--frames must be >= 1"},
+      {[](RunConfig& c) { c.schedule.warmup = 100; }, "--warmup must be in [0, --epochs)"},
+      {[](RunConfig& c) { c.schedule.name = "plateau", c.schedule.warmup = 2; }, "--warmup does not combine"},
+      {[](RunConfig& c) { c.clip = -1; }, "--clip must be >= 0"},
+      {[](RunConfig& c) { c.label_smoothing = 1.0; }, "--label-smoothing must be in [0, 1)"},
+      {[](RunConfig& c) { c.early_stopping = -2; }, "--early-stopping must be >= 0"},
+      {[](RunConfig& c) { c.optimizer.weight_decay = -1e-4; }, "--weight-decay must be >= 0"},
+      {[](RunConfig& c) { c.optimizer.momentum = 1.0; }, "--momentum must be in [0, 1)"},
+      {[](RunConfig& c) { c.split = "cross-view"; }, "--split: expected odd-even, subjects:1,3,5 or random:0.8"},
+      {[](RunConfig& c) { c.split = "subjects:1,x"; }, "--split: 'x' is not a subject id"},
+      {[](RunConfig& c) { c.split = "random:1.5"; }, "--split: the training share must be a number in (0, 1)"},
+      {[](RunConfig& c) { c.validation = "carve:0"; }, "--validation: expected carve:K with K >= 1"},
+      {[](RunConfig& c) { c.validation = "test"; }, "--validation: expected held-out or carve:K"},
+      {[](RunConfig& c) { c.augment.min_scale = 2.0; }, "augment: the scale range"},
+      {[](RunConfig& c) { c.velocities = true; }, "in_channels is 3 but the features"},
+  };
+  for (const auto& [change, message] : cases) {
+    RunConfig c;
+    change(c);
+    expect_error([&] { c.validate(); }, message);
+  }
+}
+
+TEST(RunConfig, AdoptDatasetTakesShapesNamesAndJointOrder) {
+  const SkeletonDataset d = small_dataset();
+  RunConfig c;
+  c.velocities = c.bones = true;
+  c.adopt_dataset(d);
+  EXPECT_EQ(c.model.joints, 25);
+  EXPECT_EQ(c.model.classes, 3);
+  EXPECT_EQ(c.model.in_channels, 9);
+  EXPECT_EQ(c.class_names, d.class_names);
+  EXPECT_EQ(c.joint_names, d.joint_names);
+  EXPECT_EQ(c.joint_order.size(), 25u);
+  EXPECT_EQ(std::set<int32_t>(c.joint_order.begin(), c.joint_order.end()).size(), 25u);
+  EXPECT_NO_THROW(c.check_dataset(d, "same.h5"));
+  expect_error([&] { c.check_dataset(small_dataset(4), "other.h5"); },
+               "other.h5 has 4 classes (wave, punch, kick, bend) but the model was trained on 3");
+  SkeletonDataset renamed = d;
+  renamed.joint_names[0] = "Pelvis";
+  expect_error([&] { c.check_dataset(renamed, "renamed.h5"); }, "renamed.h5 has 25 joints (Pelvis");
+  const LoaderOptions training = c.loader_options(true), evaluation = c.loader_options(false);
+  EXPECT_TRUE(training.shuffle && training.augment.any());
+  EXPECT_FALSE(evaluation.shuffle || evaluation.augment.any());
+  EXPECT_EQ(evaluation.preprocess.joint_order, c.joint_order);
+  EXPECT_EQ(evaluation.preprocess.features.channels(), 9);
+}
+
+std::set<int32_t> subjects_of(const SkeletonDataset& d, const std::vector<int64_t>& sequences) {
+  std::set<int32_t> out;
+  for (const int64_t i : sequences) out.insert(d.subjects[static_cast<size_t>(i)]);
+  return out;
+}
+
+TEST(RunConfig, RunSplitsHoldOutAndCarve) {
+  const SkeletonDataset d = small_dataset();  // subjects 1..6
+  RunConfig c;
+  RunSplit s = make_run_split(d, c);
+  EXPECT_EQ(subjects_of(d, s.train), (std::set<int32_t>{1, 3, 5}));
+  EXPECT_EQ(s.validation, s.held_out);
+  EXPECT_EQ(subjects_of(d, s.held_out), (std::set<int32_t>{2, 4, 6}));
+  EXPECT_FALSE(s.carved);
+
+  c.validation = "carve:1";
+  s = make_run_split(d, c);
+  EXPECT_TRUE(s.carved);
+  EXPECT_EQ(subjects_of(d, s.validation).size(), 1u);
+  EXPECT_EQ(subjects_of(d, s.train).size(), 2u);
+  EXPECT_EQ(subjects_of(d, s.held_out), (std::set<int32_t>{2, 4, 6}));
+  c.validation = "carve:3";
+  expect_error([&] { make_run_split(d, c); }, "carve:3 needs more than 3 training subjects, the split has 3");
+
+  c.validation = "held-out";
+  c.split = "subjects:1,2";
+  s = make_run_split(d, c);
+  EXPECT_EQ(subjects_of(d, s.train), (std::set<int32_t>{1, 2}));
+  EXPECT_EQ(subjects_of(d, s.held_out), (std::set<int32_t>{3, 4, 5, 6}));
+  c.split = "subjects:9";
+  expect_error([&] { make_run_split(d, c); }, "9");
+  c.split = "random:0.5";
+  s = make_run_split(d, c);
+  EXPECT_EQ(s.train.size() + s.held_out.size(), static_cast<size_t>(d.num_sequences()));
+
+  EXPECT_EQ(held_out_sequences(d, "all", 0).size(), static_cast<size_t>(d.num_sequences()));
+  EXPECT_EQ(subjects_of(d, held_out_sequences(d, "odd-even", 0)), (std::set<int32_t>{2, 4, 6}));
+  EXPECT_NO_THROW(check_split_spec("all", true));
+  expect_error([] { check_split_spec("all", false); }, "--split: expected");
+}
+
+}  // namespace
+}  // namespace harnet

@@ -1,0 +1,267 @@
+// `harnet train`, `harnet eval` and `harnet predict` through their command functions: the
+// options reach the configuration, --config repeats a run exactly, eval and predict read a
+// checkpoint on their own, and every bad input is one error naming it.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "data/dataset_io.h"
+#include "harnet/lib/checkpoint.h"
+#include "harnet/lib/commands.h"
+#include "harnet/lib/run_config.h"
+#include "harnet/lib/training_log.h"
+#include "test_util.h"
+#include "trainer_test_data.h"
+#include "xml_check.h"
+
+namespace harnet {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::expect_error;
+using testing::TempDir;
+
+std::string write_synthetic(const TempDir& dir, int64_t classes) {
+  return test::write_small_synthetic(dir.file(str_cat("synth", classes, ".h5")), classes);
+}
+
+// The tiny model and schedule of these tests, as options.
+std::vector<std::string> tiny_options() {
+  return {"--frames", "12", "--batch", "6", "--conv-channels",     "6,8", "--lstm-layers", "1",
+          "--hidden", "8",  "--heads", "2", "--classifier-hidden", "8",   "--threads",     "2"};
+}
+
+std::vector<std::string> concat(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+// Runs a command with its standard output captured; returns {exit code, output}.
+std::pair<int, std::string> run_captured(int (*command)(const std::vector<std::string>&),
+                                         const std::vector<std::string>& args) {
+  ::testing::internal::CaptureStdout();
+  int code = -1;
+  try {
+    code = command(args);
+  } catch (...) {
+    ::testing::internal::GetCapturedStdout();
+    throw;
+  }
+  return {code, ::testing::internal::GetCapturedStdout()};
+}
+
+std::vector<std::string> untimed_rows(const std::string& metrics_csv) {
+  std::vector<std::string> rows;
+  for (EpochRecord r : read_metrics_csv(metrics_csv)) {
+    r.seconds = r.samples_per_s = 0.0;
+    rows.push_back(metrics_csv_row(r));
+  }
+  return rows;
+}
+
+class TrainCommand : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir;
+    data_ = write_synthetic(*dir_, 3);
+    run_ = dir_->file("run");
+    const auto [code, output] = run_captured(train_command, concat({"--data", data_, "--out", run_, "--epochs", "2",
+                                                                    "--no-augment", "--velocities", "--seed", "3"},
+                                                                   tiny_options()));
+    ASSERT_EQ(code, 0) << output;
+    train_output_ = output;
+  }
+  static void TearDownTestSuite() {
+    delete dir_;
+    dir_ = nullptr;
+  }
+  static TempDir* dir_;
+  static std::string data_, run_, train_output_;
+};
+TempDir* TrainCommand::dir_ = nullptr;
+std::string TrainCommand::data_, TrainCommand::run_, TrainCommand::train_output_;
+
+TEST_F(TrainCommand, OptionsReachTheConfigurationAndTheReportIsPrinted) {
+  const RunConfig c = RunConfig::load(run_ + "/config.json");
+  EXPECT_EQ(c.epochs, 2);
+  EXPECT_EQ(c.seed, 3u);
+  EXPECT_TRUE(c.velocities);
+  EXPECT_EQ(c.model.in_channels, 6);
+  EXPECT_FALSE(c.augment.rotate || c.augment.scale || c.augment.jitter || c.augment.temporal_crop);
+  EXPECT_EQ(c.model.conv_channels, (std::vector<int64_t>{6, 8}));
+  EXPECT_EQ(c.model.conv_pool, (std::vector<bool>{false, true}));  // the spec's pattern for 2 blocks
+  EXPECT_EQ(c.model.lstm_layers, 1);
+  EXPECT_EQ(c.threads, 2);
+  // Plain log lines (not a terminal), then the report.
+  EXPECT_NE(train_output_.find("epoch 1/2  lr 1.00e-03"), std::string::npos) << train_output_;
+  EXPECT_NE(train_output_.find("epoch 2/2"), std::string::npos);
+  EXPECT_EQ(train_output_.find('\r'), std::string::npos);
+  EXPECT_NE(train_output_.find("| macro-F1 |"), std::string::npos);
+  EXPECT_NE(train_output_.find("report.md, curves.svg, confusion.svg"), std::string::npos);
+}
+
+TEST_F(TrainCommand, ConfigFileRepeatsTheRunExactly) {
+  const std::string again = dir_->file("again");
+  const auto [code, output] = run_captured(train_command, {"--config", run_ + "/config.json", "--out", again});
+  ASSERT_EQ(code, 0) << output;
+  EXPECT_EQ(untimed_rows(again + "/metrics.csv"), untimed_rows(run_ + "/metrics.csv"));
+  EXPECT_EQ(read_text_file(again + "/config.json"), read_text_file(run_ + "/config.json"));
+  // Options after --config override it.
+  const std::string longer = dir_->file("longer");
+  ASSERT_EQ(run_captured(train_command, {"--out", longer, "--config", run_ + "/config.json", "--epochs", "1"}).first,
+            0);
+  EXPECT_EQ(RunConfig::load(longer + "/config.json").epochs, 1);
+  EXPECT_TRUE(RunConfig::load(longer + "/config.json").velocities);
+}
+
+TEST_F(TrainCommand, ResumeOfAFinishedRunOnlyReports) {
+  const auto [code, output] = run_captured(train_command, {"--resume", run_});
+  EXPECT_EQ(code, 0);
+  EXPECT_NE(output.find("| accuracy |"), std::string::npos);
+  EXPECT_EQ(read_metrics_csv(run_ + "/metrics.csv").size(), 2u);
+  expect_error(
+      [&] {
+        train_command({"--resume", run_, "--lr", "0.1"});
+      },
+      "--resume continues a run with its own config.json; drop --lr");
+  expect_error([&] { train_command({"--resume"}); }, "--resume needs the run directory");
+}
+
+TEST_F(TrainCommand, EvalPrintsAndWritesTheReport) {
+  const std::string out = dir_->file("eval");
+  const auto [code, output] =
+      run_captured(eval_command, {"--checkpoint", run_ + "/last.h5", "--data", data_, "--out", out});
+  ASSERT_EQ(code, 0) << output;
+  for (const char* part : {"held-out part, 12 sequences", "| accuracy |", "| 2 | punch |", "(epoch 2)"})
+    EXPECT_NE(output.find(part), std::string::npos) << part << "\n" << output;
+  EXPECT_NO_THROW(testing::parse_xml(read_text_file(out + "/confusion.svg")));
+  EXPECT_EQ(read_text_file(out + "/report.md").substr(0, 40), output.substr(0, 40));
+  // The held-out evaluation of the checkpoint is the training run's final report.
+  const std::string trained_report = read_text_file(run_ + "/report.md");
+  const size_t at = trained_report.find("| accuracy |");
+  EXPECT_EQ(output.substr(output.find("| accuracy |"), 40), trained_report.substr(at, 40));
+
+  const auto [all_code, all_output] =
+      run_captured(eval_command, {"--checkpoint", run_ + "/best.h5", "--data", data_, "--split", "all"});
+  EXPECT_EQ(all_code, 0);
+  EXPECT_NE(all_output.find("every sequence, 24 sequences"), std::string::npos) << all_output;
+  EXPECT_EQ(all_output.find("confusion.svg"), std::string::npos);
+}
+
+TEST_F(TrainCommand, PredictGivesTopKWithProbabilities) {
+  const auto [code, output] =
+      run_captured(predict_command, {"--checkpoint", run_ + "/last.h5", "--data", data_, "--top-k", "2", "--json"});
+  ASSERT_EQ(code, 0);
+  const nlohmann::json j = nlohmann::json::parse(output);
+  const auto& predictions = j.at("predictions");
+  ASSERT_EQ(predictions.size(), 24u);
+  const SkeletonDataset d = read_dataset(data_);
+  for (const auto& p : predictions) {
+    const auto s = p.at("sequence").get<size_t>();
+    EXPECT_EQ(p.at("name"), d.names[s]);
+    EXPECT_EQ(p.at("label"), d.class_names[static_cast<size_t>(d.labels[s])]);
+    ASSERT_EQ(p.at("top").size(), 2u);
+    const double first = p.at("top")[0].at("probability"), second = p.at("top")[1].at("probability");
+    EXPECT_GE(first, second);
+    EXPECT_LE(first + second, 1.0 + 1e-6);
+    EXPECT_GT(second, 0.0);
+    EXPECT_EQ(p.at("top")[0].at("class"), d.class_names[p.at("top")[0].at("index").get<size_t>()]);
+  }
+  const auto [text_code, text] = run_captured(predict_command, {"--checkpoint", run_ + "/last.h5", "--data", data_});
+  EXPECT_EQ(text_code, 0);
+  EXPECT_NE(text.find("top 3 (probability)"), std::string::npos);
+  EXPECT_NE(text.find(d.names[0]), std::string::npos);
+  EXPECT_NE(text.find("24 sequences: the label is the top class for"), std::string::npos);
+}
+
+TEST_F(TrainCommand, EvalAndPredictRefuseMismatchedDataAndCheckpoints) {
+  const std::string last = run_ + "/last.h5";
+  const std::string four_classes = write_synthetic(*dir_, 4);
+  expect_error(
+      [&] {
+        eval_command({"--checkpoint", last, "--data", four_classes});
+      },
+      "has 4 classes (wave, punch, kick, bend) but the model was trained on 3");
+  expect_error(
+      [&] {
+        predict_command({"--checkpoint", last, "--data", HARNET_FIXTURE_DIR "/h5py_contract.h5"});
+      },
+      "has 4 joints (hip, spine, neck, head) but the model was trained on 25");
+  expect_error(
+      [&] {
+        eval_command({"--checkpoint", dir_->file("none.h5"), "--data", data_});
+      },
+      "checkpoint " + dir_->file("none.h5") + " does not exist");
+  expect_error(
+      [&] {
+        eval_command({"--checkpoint", last, "--data", dir_->file("none.h5")});
+      },
+      "--data " + dir_->file("none.h5") + " does not exist");
+  expect_error(
+      [&] {
+        eval_command({"--checkpoint", last, "--data", data_, "--split", "halves"});
+      },
+      "--split: expected");
+  write_text_file(dir_->file("file"), "x");
+  expect_error(
+      [&] {
+        eval_command({"--checkpoint", last, "--data", data_, "--out", dir_->file("file") + "/r"});
+      },
+      "cannot create the --out directory");
+  expect_error(
+      [&] {
+        predict_command({"--checkpoint", last, "--data", data_, "--top-k", "0"});
+      },
+      "--top-k must be >= 1, got 0");
+
+  // A checkpoint whose configuration describes another model than its weights.
+  Checkpoint c = load_checkpoint(last);
+  RunConfig other = RunConfig::from_json(c.config);
+  other.model.lstm_hidden = 12;
+  c.config = other.to_json();
+  save_checkpoint(dir_->file("mismatch.h5"), c);
+  expect_error(
+      [&] {
+        eval_command({"--checkpoint", dir_->file("mismatch.h5"), "--data", data_});
+      },
+      "the weights do not fit the model its configuration describes");
+  c.config = "";
+  save_checkpoint(dir_->file("bare.h5"), c);
+  expect_error(
+      [&] {
+        predict_command({"--checkpoint", dir_->file("bare.h5"), "--data", data_});
+      },
+      "carries no run configuration");
+}
+
+TEST(TrainCommandOptions, InvalidValuesAreOneError) {
+  TempDir dir;
+  const std::string data = write_synthetic(dir, 3);
+  auto train = [&](std::vector<std::string> extra) {
+    return train_command(concat({"--data", data, "--out", dir.file("run")}, extra));
+  };
+  expect_error([&] { train({"--lr", "-1"}); }, "--lr must be a positive number, got -1");
+  expect_error([&] { train({"--optimizer", "adagrad"}); }, "--optimizer: expected adam, adamw, sgd or rmsprop");
+  expect_error([&] { train({"--schedule", "linear"}); }, "--schedule: expected cosine, plateau, step or none");
+  expect_error([&] { train({"--split", "halves"}); }, "--split: expected");
+  expect_error([&] { train({"--epochs", "0"}); }, "--epochs must be >= 1");
+  expect_error([&] { train({"--heads", "3"}); }, "head");
+  expect_error([&] { train({"--threads", "-2"}); }, "--threads must be >= 1");
+  expect_error([&] { train_command({"--data", data}); }, "--out RUN_DIR is required");
+  expect_error([&] { train_command({"--out", dir.file("run")}); }, "--data is required");
+  expect_error(
+      [&] {
+        train_command({"--config", dir.file("absent.json"), "--out", dir.file("run")});
+      },
+      "config file " + dir.file("absent.json") + " does not exist");
+  EXPECT_FALSE(fs::exists(dir.file("run")));
+  // Malformed values and unknown options are CLI11's errors: a non-zero exit code.
+  ::testing::internal::CaptureStderr();
+  EXPECT_NE(train({"--epochs", "ten"}), 0);
+  EXPECT_NE(train({"--no-such-option"}), 0);
+  ::testing::internal::GetCapturedStderr();
+}
+
+}  // namespace
+}  // namespace harnet

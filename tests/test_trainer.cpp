@@ -1,0 +1,260 @@
+// The trainer end to end on tiny synthetic data and a tiny model: the run directory's files,
+// exact resumption (at an epoch boundary and mid-epoch), early stopping, carved validation,
+// the h5py-written fixture, and the errors of a bad --out or a mismatched checkpoint.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "harnet/lib/checkpoint.h"
+#include "harnet/lib/inference.h"
+#include "harnet/lib/trainer.h"
+#include "harnet/lib/training_log.h"
+#include "test_util.h"
+#include "trainer_test_data.h"
+#include "xml_check.h"
+
+namespace harnet {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::expect_error;
+using testing::ScopedThreads;
+using testing::TempDir;
+
+std::string write_small_dataset(const TempDir& dir, int64_t classes = 3) {
+  return test::write_small_synthetic(dir.file(str_cat("synth", classes, ".h5")), classes);
+}
+
+RunConfig tiny_config(const std::string& data, int64_t epochs) {
+  RunConfig c;
+  c.data = data;
+  c.frames = 12;
+  c.epochs = epochs;
+  c.batch = 5;  // 12 training sequences: batches of 5, 5, 2
+  c.model.conv_channels = {6, 8};
+  c.model.conv_pool = {false, true};
+  c.model.lstm_layers = 2;
+  c.model.lstm_hidden = 8;
+  c.model.attention_heads = 2;
+  c.model.classifier_hidden = 8;
+  c.optimizer.lr = 3e-3;
+  return c;
+}
+
+// A quiet run: no output.
+TrainOptions quiet(std::function<bool()> stop = {}) {
+  TrainOptions o;
+  o.out = std::tmpfile();
+  o.stop_requested = std::move(stop);
+  return o;
+}
+
+// Every metrics.csv column but the timings.
+std::vector<std::string> results_of(const std::string& metrics_csv) {
+  std::vector<std::string> rows;
+  for (const EpochRecord& r : read_metrics_csv(metrics_csv)) {
+    EpochRecord untimed = r;
+    untimed.seconds = untimed.samples_per_s = 0.0;
+    rows.push_back(metrics_csv_row(untimed));
+  }
+  return rows;
+}
+
+void expect_same_weights(const std::string& a, const std::string& b) {
+  const Checkpoint ca = load_checkpoint(a), cb = load_checkpoint(b);
+  ASSERT_EQ(ca.model.keys(), cb.model.keys());
+  for (const auto& [key, tensor] : ca.model)
+    EXPECT_EQ(tensor.to_vector<double>(), cb.model.at(key).to_vector<double>()) << key;
+  EXPECT_EQ(ca.rng, cb.rng);
+  EXPECT_EQ(ca.counters, cb.counters);
+}
+
+TEST(Trainer, NewRunWritesConfigMetricsCheckpointsAndReport) {
+  ScopedThreads threads(2);
+  TempDir dir;
+  const std::string data = write_small_dataset(dir), run = dir.file("run");
+  const TrainResult result = train_new_run(tiny_config(data, 2), run, quiet());
+  EXPECT_EQ(result.outcome, TrainOutcome::Completed);
+  EXPECT_EQ(result.epochs_done, 2);
+  for (const char* file :
+       {"config.json", "metrics.csv", "best.h5", "last.h5", "report.md", "curves.svg", "confusion.svg"})
+    EXPECT_TRUE(fs::exists(fs::path(run) / file)) << file;
+
+  const std::vector<EpochRecord> rows = read_metrics_csv(run + "/metrics.csv");
+  ASSERT_EQ(rows.size(), 2u);
+  for (const EpochRecord& r : rows) {
+    EXPECT_GT(r.train_loss, 0.0);
+    EXPECT_GT(r.val_loss, 0.0);
+    EXPECT_GE(r.val_acc, 0.0);
+    EXPECT_LE(r.val_acc, 1.0);
+    EXPECT_GT(r.samples_per_s, 0.0);
+  }
+  EXPECT_DOUBLE_EQ(rows[0].lr, 3e-3);
+  EXPECT_LT(rows[1].lr, rows[0].lr);  // cosine over 2 epochs
+
+  const RunConfig saved = RunConfig::load(run + "/config.json");
+  EXPECT_EQ(saved.class_names, (std::vector<std::string>{"wave", "punch", "kick"}));
+  EXPECT_EQ(saved.model.joints, 25);
+  EXPECT_EQ(saved.model.classes, 3);
+  EXPECT_TRUE(fs::path(saved.data).is_absolute());
+
+  const std::string report = read_text_file(run + "/report.md");
+  for (const char* part : {"| accuracy |", "| macro-F1 |", "| 1 | wave |", "| 3 | kick |", "true \\ predicted",
+                           "curves.svg", "confusion.svg", "held-out part, 12 sequences"})
+    EXPECT_NE(report.find(part), std::string::npos) << part;
+  EXPECT_EQ(result.held_out.samples, 12);
+  EXPECT_NO_THROW(testing::parse_xml(read_text_file(run + "/curves.svg")));
+  EXPECT_NO_THROW(testing::parse_xml(read_text_file(run + "/confusion.svg")));
+
+  // The checkpoint rebuilds the model on its own, and it predicts what the report says.
+  const TrainedModel trained = load_trained_model(run + "/last.h5");
+  EXPECT_EQ(trained.counters.at("epoch"), 2.0);
+  EXPECT_EQ(trained.config.to_json(), saved.to_json());
+}
+
+TEST(Trainer, ResumedRunEqualsUninterruptedRun) {
+  ScopedThreads threads(2);
+  TempDir dir;
+  const std::string data = write_small_dataset(dir);
+  const std::string whole = dir.file("whole"), boundary = dir.file("boundary"), middle = dir.file("middle");
+  train_new_run(tiny_config(data, 4), whole, quiet());
+
+  // Stopped after epoch 2 (3 batches per epoch), then resumed.
+  int64_t steps = 0;
+  const TrainResult stopped = train_new_run(tiny_config(data, 4), boundary, quiet([&] { return ++steps == 6; }));
+  EXPECT_EQ(stopped.outcome, TrainOutcome::Interrupted);
+  EXPECT_EQ(read_metrics_csv(boundary + "/metrics.csv").size(), 2u);
+  EXPECT_FALSE(fs::exists(boundary + "/report.md"));
+  EXPECT_EQ(resume_run(boundary, 0, quiet()).outcome, TrainOutcome::Completed);
+
+  // Stopped in the middle of epoch 3, then resumed.
+  steps = 0;
+  EXPECT_EQ(train_new_run(tiny_config(data, 4), middle, quiet([&] { return ++steps == 7; })).outcome,
+            TrainOutcome::Interrupted);
+  EXPECT_EQ(load_checkpoint(middle + "/last.h5").counters.at("batch"), 1.0);
+  resume_run(middle, 0, quiet());
+
+  const std::vector<std::string> expected = results_of(whole + "/metrics.csv");
+  ASSERT_EQ(expected.size(), 4u);
+  EXPECT_EQ(results_of(boundary + "/metrics.csv"), expected);
+  EXPECT_EQ(results_of(middle + "/metrics.csv"), expected);
+  expect_same_weights(whole + "/last.h5", boundary + "/last.h5");
+  expect_same_weights(whole + "/last.h5", middle + "/last.h5");
+  expect_same_weights(whole + "/best.h5", middle + "/best.h5");
+}
+
+TEST(Trainer, ResumeDropsMetricsRowsAfterTheCheckpoint) {
+  ScopedThreads threads(2);
+  TempDir dir;
+  const std::string data = write_small_dataset(dir), run = dir.file("run");
+  int64_t steps = 0;
+  train_new_run(tiny_config(data, 3), run, quiet([&] { return ++steps == 3; }));  // stops after epoch 1
+  // A row written after the checkpoint (a crash between the two) is dropped on resume.
+  EpochRecord stray;
+  stray.epoch = 2;
+  append_metrics_csv(run + "/metrics.csv", stray);
+  resume_run(run, 0, quiet());
+  const std::vector<EpochRecord> rows = read_metrics_csv(run + "/metrics.csv");
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_GT(rows[1].train_loss, 0.0);
+}
+
+TEST(Trainer, EarlyStoppingStopsAfterPatienceEpochsWithoutImprovement) {
+  ScopedThreads threads(2);
+  TempDir dir;
+  const std::string data = write_small_dataset(dir), run = dir.file("run");
+  RunConfig c = tiny_config(data, 12);
+  c.optimizer.lr = 0.05;  // large steps: the validation loss soon stops falling
+  c.schedule.name = "none";
+  c.early_stopping = 2;
+  const TrainResult result = train_new_run(c, run, quiet());
+  const std::vector<EpochRecord> rows = read_metrics_csv(run + "/metrics.csv");
+  ASSERT_EQ(result.outcome, TrainOutcome::EarlyStopped);
+  ASSERT_LT(rows.size(), 12u);
+  // The last two epochs did not beat the best before them; every earlier stretch did within 2.
+  double best = rows[0].val_loss;
+  int64_t bad = 0;
+  for (size_t i = 1; i < rows.size(); ++i) {
+    EXPECT_LT(bad, 2) << "training went on after 2 epochs without improvement, at epoch " << i + 1;
+    if (rows[i].val_loss < best) {
+      best = rows[i].val_loss;
+      bad = 0;
+    } else {
+      ++bad;
+    }
+  }
+  EXPECT_EQ(bad, 2);
+  EXPECT_DOUBLE_EQ(rows[0].lr, rows.back().lr);  // schedule "none"
+  EXPECT_NE(result.report.find("early stopping"), std::string::npos);
+}
+
+TEST(Trainer, CarvedValidationAndOtherSchedulesAndOptimizers) {
+  ScopedThreads threads(2);
+  TempDir dir;
+  const std::string data = write_small_dataset(dir);
+  RunConfig c = tiny_config(data, 2);
+  c.validation = "carve:1";
+  c.optimizer.name = "sgd";
+  c.schedule.name = "plateau";
+  c.velocities = c.bones = true;
+  const TrainResult carved = train_new_run(c, dir.file("carved"), quiet());
+  EXPECT_EQ(carved.held_out.samples, 12);  // the final report: the held-out part
+  EXPECT_NE(carved.report.find("carve:1 (6 sequences"), std::string::npos) << carved.report;
+
+  c = tiny_config(data, 3);
+  c.optimizer.name = "adamw";
+  c.schedule.name = "step";
+  c.schedule.step_size = 1;
+  c.schedule.gamma = 0.5;
+  c.schedule.warmup = 1;
+  train_new_run(c, dir.file("warm"), quiet());
+  const std::vector<EpochRecord> rows = read_metrics_csv(dir.file("warm") + "/metrics.csv");
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_DOUBLE_EQ(rows[0].lr, 3e-3 / 2);  // warm-up from lr / 2
+  EXPECT_DOUBLE_EQ(rows[1].lr, 3e-3);
+  EXPECT_DOUBLE_EQ(rows[2].lr, 1.5e-3);
+}
+
+TEST(Trainer, TrainsOnTheFileWrittenByH5py) {
+  ScopedThreads threads(2);
+  TempDir dir;
+  RunConfig c = tiny_config(HARNET_FIXTURE_DIR "/h5py_contract.h5", 2);
+  c.split = "subjects:7";  // the fixture's subjects are 3, 7, 7, 11
+  c.model.conv_channels = {4, 4};
+  const TrainResult result = train_new_run(c, dir.file("run"), quiet());
+  EXPECT_EQ(result.outcome, TrainOutcome::Completed);
+  EXPECT_EQ(read_metrics_csv(dir.file("run") + "/metrics.csv").size(), 2u);
+  EXPECT_EQ(result.held_out.samples, 2);
+  EXPECT_EQ(RunConfig::load(dir.file("run") + "/config.json").model.joints, 4);
+}
+
+TEST(Trainer, RefusesBadRunDirectoriesAndData) {
+  ScopedThreads threads(2);
+  TempDir dir;
+  const std::string data = write_small_dataset(dir);
+  write_text_file(dir.file("plain"), "x");
+  expect_error([&] { train_new_run(tiny_config(data, 1), dir.file("plain") + "/run", quiet()); },
+               "cannot create the run directory");
+  expect_error([&] { train_new_run(tiny_config(data, 1), dir.file("plain"), quiet()); },
+               "exists and is not a directory");
+  expect_error([&] { train_new_run(tiny_config(dir.file("absent.h5"), 1), dir.file("r"), quiet()); },
+               "--data " + dir.file("absent.h5") + " does not exist");
+  EXPECT_FALSE(fs::exists(dir.file("r")));  // nothing created for a run that cannot start
+  expect_error([&] { train_new_run(tiny_config("", 1), dir.file("r"), quiet()); }, "--data is required");
+
+  const std::string run = dir.file("run");
+  train_new_run(tiny_config(data, 1), run, quiet());
+  expect_error([&] { train_new_run(tiny_config(data, 1), run, quiet()); },
+               "already holds a run (config.json); continue it with --resume");
+  expect_error([&] { resume_run(dir.file("nothing"), 0, quiet()); }, "it has no config.json");
+
+  // A config.json that is not the one last.h5 was trained with.
+  RunConfig other = RunConfig::load(run + "/config.json");
+  other.optimizer.lr = 0.5;
+  write_text_file(run + "/config.json", other.to_json());
+  expect_error([&] { resume_run(run, 0, quiet()); }, "was written by another configuration than");
+}
+
+}  // namespace
+}  // namespace harnet

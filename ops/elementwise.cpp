@@ -4,12 +4,15 @@
 // gradients are bit-identical for any thread count.
 #include "ops/elementwise.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <type_traits>
 
 #include "autograd/autograd.h"
+#include "autograd/parallel.h"
 #include "ops/broadcast.h"
 #include "ops/vec_math.h"
 
@@ -368,18 +371,63 @@ Tensor sigmoid(const Tensor& x) {
   });
 }
 
+namespace {
+
+// Where the gradient of relu passes: bit i % 64 of word i / 64 is set where y[i] > 0 (or is
+// NaN: !(y <= 0)). A bit per element instead of the output itself: the backward needs
+// nothing else, and after a conv -> batch norm -> ReLU -> pool chain nothing else keeps
+// the output alive (the pool saves its argmax positions, not its input).
+template <class T>
+Tensor relu_pass_mask(const T* y, int64_t n) {
+  const int64_t words = (n + 63) / 64;
+  Tensor mask = empty({words}, kInt64);
+  auto* bits = reinterpret_cast<uint64_t*>(mask.data<int64_t>());
+  parallel_for(0, words, std::max<int64_t>(1, kGrainSize / 64), [&](int64_t w0, int64_t w1) {
+    for (int64_t w = w0; w < w1; ++w) {
+      const int64_t first = w * 64, count = std::min<int64_t>(64, n - first);
+      uint64_t word = 0;
+      for (int64_t i = 0; i < count; ++i) word |= uint64_t{!(y[first + i] <= T(0))} << i;
+      bits[w] = word;
+    }
+  });
+  return mask;
+}
+
+// grad_x[i] = mask bit i ? g[i] : 0, g contiguous.
+template <class T>
+void relu_backward(const T* g, const uint64_t* bits, int64_t n, T* grad_x) {
+  const int64_t words = (n + 63) / 64;
+  parallel_for(0, words, std::max<int64_t>(1, kGrainSize / 64), [&](int64_t w0, int64_t w1) {
+    for (int64_t w = w0; w < w1; ++w) {
+      const int64_t first = w * 64, count = std::min<int64_t>(64, n - first);
+      const uint64_t word = bits[w];
+      for (int64_t i = 0; i < count; ++i) grad_x[first + i] = (word >> i) & 1 ? g[first + i] : T(0);
+    }
+  });
+}
+
+}  // namespace
+
 // relu(x) = max(x, 0), NaN propagated; the gradient passes where the output is > 0.
 Tensor relu(const Tensor& x) {
   Tensor out = map_floating("relu", [](auto v) {
     using T = decltype(v);
     return vecmath::select(v < T(0), T(0), v);  // NaN is not < 0: it passes through
   }, x);
-  const Tensor y = out.detach();
-  return record_op("relu", {x}, out, [y](const Tensor& g, const std::vector<bool>&) {
-    return std::vector<Tensor>{grad_map(g, y, [](auto gv, auto yv) {
-      using T = decltype(yv);
-      return vecmath::select(yv <= T(0), T(0), gv);
-    })};
+  if (!any_requires_grad({x})) return out;
+  const int64_t n = out.numel();
+  const Tensor mask = dispatch_floating(out.dtype(), "relu", [&](auto tag) {
+    using T = decltype(tag);
+    return relu_pass_mask<T>(out.data<T>(), n);
+  });
+  return record_op("relu", {x}, out, [mask, n](const Tensor& grad, const std::vector<bool>&) {
+    const Tensor g = grad.is_contiguous() ? grad : grad.contiguous_copy();
+    Tensor grad_x = empty(g.shape(), g.dtype());
+    dispatch_floating(g.dtype(), "relu", [&](auto tag) {
+      using T = decltype(tag);
+      relu_backward<T>(g.data<T>(), reinterpret_cast<const uint64_t*>(mask.data<int64_t>()), n, grad_x.data<T>());
+    });
+    return std::vector<Tensor>{grad_x};
   });
 }
 

@@ -1,16 +1,24 @@
 // The caching allocator behind every tensor's Storage (and the kernels' large scratch
-// buffers): 64-byte aligned blocks, rounded up to a size class (four classes per power of
-// two, so at most 25% is wasted), returned on free to a per-class cache and handed out
-// again to the next request of the same class. A training step asks for the same sizes
-// every time, so after a warm-up step it takes nothing from the system: no malloc/free of
-// large blocks, no fresh pages for the kernel to zero-fill on first touch.
+// buffers): 64-byte aligned blocks that are kept on free and handed out again, so that a
+// training step, which asks for the same sizes every time, takes nothing from the system
+// after a warm-up step: no malloc/free of large blocks, no fresh pages for the kernel to
+// zero-fill on first touch.
+//
+// Two kinds of blocks:
+//   - up to 4 MiB: rounded up to a size class (four classes per power of two, so at most
+//     25% is wasted), freed to a per-class cache, reused by the next request of the class;
+//   - above (activations, their gradients): rounded up to 64 KiB and carved from segments
+//     taken from the system, best fit, split and merged with free neighbours, so memory
+//     freed by one size serves requests of every smaller size too. What the allocator holds
+//     stays close to the peak in use instead of the sum of per-size peaks.
 //
 // Thread-safe (one mutex; a step makes a few hundred requests). Blocks come back
 // uninitialised: whoever needs zeros fills them (zeros(), full()). The cache only grows to
-// the peak a workload needs per class; allocator_empty_cache() gives it back, and a failed
-// system allocation empties it and retries once. Caching can be turned off with
-// allocator_set_caching(false) or HARNET_ALLOCATOR_CACHE=0 in the environment (every free
-// then goes straight back to the system); the counters work either way.
+// the peak a workload needs; allocator_empty_cache() gives back what is free (the free
+// class blocks and the segments free as a whole), and a failed system allocation empties it
+// and retries once. Caching can be turned off with allocator_set_caching(false) or
+// HARNET_ALLOCATOR_CACHE=0 in the environment (every free then goes straight back to the
+// system); the counters work either way.
 #pragma once
 
 #include <cstddef>
@@ -23,7 +31,7 @@ struct AllocatorStats {
   int64_t system_allocations = 0;  // blocks taken from the system (aligned_alloc)
   int64_t system_frees = 0;        // blocks given back to the system
   int64_t cache_hits = 0;          // requests served from the cache
-  int64_t in_use_bytes = 0;        // bytes of blocks held by live storage (class sizes)
+  int64_t in_use_bytes = 0;        // bytes of blocks held by live storage (block sizes)
   int64_t peak_in_use_bytes = 0;   // the maximum of in_use_bytes since start or the last reset
   int64_t cached_bytes = 0;        // bytes of free blocks kept for reuse
   int64_t peak_reserved_bytes = 0;  // the maximum of in_use + cached: what the process holds
@@ -39,7 +47,8 @@ void allocator_empty_cache();
 void allocator_set_caching(bool enabled);
 bool allocator_caching();
 
-// The size of the block a request of nbytes gets (its class; 0 for 0).
+// The size of the block a request of nbytes gets (its class, or its 64 KiB multiple above
+// 4 MiB; 0 for 0).
 size_t allocator_block_size(size_t nbytes);
 
 // A block of at least nbytes, 64-byte aligned, uninitialised; nullptr for 0 bytes. Throws

@@ -4,12 +4,15 @@
 // gradients are bit-identical for any thread count.
 #include "ops/elementwise.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <type_traits>
 
 #include "autograd/autograd.h"
+#include "autograd/parallel.h"
 #include "ops/broadcast.h"
 #include "ops/vec_math.h"
 
@@ -368,18 +371,109 @@ Tensor sigmoid(const Tensor& x) {
   });
 }
 
+namespace {
+
+// Where the gradient of relu passes: bit i % 64 of word i / 64 is set where y[i] > 0 (or is
+// NaN: !(y <= 0)). A bit per element instead of the output itself: the backward needs
+// nothing else, and after a conv -> batch norm -> ReLU -> pool chain nothing else keeps
+// the output alive (the pool saves its argmax positions, not its input).
+// 64 flags (bytes 0 / 1) <-> the bits of a word, eight at a time: multiplying eight 0 / 1
+// bytes by kGather puts byte k's flag at bit 56 + k; multiplying a byte by kSpread copies it
+// to every byte, of which kPick keeps bit k in byte k.
+constexpr uint64_t kGather = 0x0102040810204080, kSpread = 0x0101010101010101, kPick = 0x8040201008040201;
+
+uint64_t pack_flags(const uint8_t* flags) {
+  uint64_t word = 0;
+  for (int k = 0; k < 8; ++k) {
+    uint64_t eight;
+    std::memcpy(&eight, flags + 8 * k, 8);
+    word |= ((eight * kGather) >> 56) << (8 * k);
+  }
+  return word;
+}
+
+void unpack_flags(uint64_t word, uint8_t* flags) {
+  for (int k = 0; k < 8; ++k) {
+    const uint64_t picked = (((word >> (8 * k)) & 0xff) * kSpread) & kPick;
+    const uint64_t eight = ((picked + 0x7f7f7f7f7f7f7f7f) >> 7) & kSpread;  // a picked bit -> 1
+    std::memcpy(flags + 8 * k, &eight, 8);
+  }
+}
+
+// The loops over a word's flags have a constant trip count, so they vectorise.
+// y = relu(x) over `count` <= 64 elements and their pass bits.
+template <class T>
+uint64_t relu_word(const T* __restrict x, int64_t count, T* __restrict y) {
+  uint8_t flags[64] = {};
+  auto relu_at = [&](int64_t i) {
+    const T v = vecmath::select(x[i] < T(0), T(0), x[i]);  // NaN is not < 0: it passes through
+    y[i] = v;
+    flags[i] = static_cast<uint8_t>(!(v <= T(0)));
+  };
+  if (count == 64) {
+    for (int64_t i = 0; i < 64; ++i) relu_at(i);
+  } else {
+    for (int64_t i = 0; i < count; ++i) relu_at(i);
+  }
+  return pack_flags(flags);
+}
+
+template <class T>
+void masked_copy(const T* __restrict g, uint64_t word, int64_t count, T* __restrict out) {
+  uint8_t flags[64];
+  unpack_flags(word, flags);
+  if (count == 64) {
+    for (int64_t i = 0; i < 64; ++i) out[i] = vecmath::select(flags[i] != 0, g[i], T(0));
+  } else {
+    for (int64_t i = 0; i < count; ++i) out[i] = vecmath::select(flags[i] != 0, g[i], T(0));
+  }
+}
+
+// y = relu(x) and its pass bits, x and y contiguous with n elements.
+template <class T>
+void relu_forward(const T* x, int64_t n, T* y, uint64_t* bits) {
+  const int64_t words = (n + 63) / 64, full = n / 64;
+  parallel_for(0, full, std::max<int64_t>(1, kGrainSize / 64), [&](int64_t w0, int64_t w1) {
+    for (int64_t w = w0; w < w1; ++w) bits[w] = relu_word(x + w * 64, 64, y + w * 64);
+  });
+  if (full < words) bits[full] = relu_word(x + full * 64, n - full * 64, y + full * 64);
+}
+
+// grad_x[i] = mask bit i ? g[i] : 0, g contiguous.
+template <class T>
+void relu_backward(const T* g, const uint64_t* bits, int64_t n, T* grad_x) {
+  const int64_t words = (n + 63) / 64, full = n / 64;
+  parallel_for(0, full, std::max<int64_t>(1, kGrainSize / 64), [&](int64_t w0, int64_t w1) {
+    for (int64_t w = w0; w < w1; ++w) masked_copy(g + w * 64, bits[w], 64, grad_x + w * 64);
+  });
+  if (full < words) masked_copy(g + full * 64, bits[full], n - full * 64, grad_x + full * 64);
+}
+
+}  // namespace
+
 // relu(x) = max(x, 0), NaN propagated; the gradient passes where the output is > 0.
 Tensor relu(const Tensor& x) {
-  Tensor out = map_floating("relu", [](auto v) {
-    using T = decltype(v);
-    return vecmath::select(v < T(0), T(0), v);  // NaN is not < 0: it passes through
-  }, x);
-  const Tensor y = out.detach();
-  return record_op("relu", {x}, out, [y](const Tensor& g, const std::vector<bool>&) {
-    return std::vector<Tensor>{grad_map(g, y, [](auto gv, auto yv) {
-      using T = decltype(yv);
-      return vecmath::select(yv <= T(0), T(0), gv);
-    })};
+  if (!any_requires_grad({x}))
+    return map_floating("relu", [](auto v) {
+      using T = decltype(v);
+      return vecmath::select(v < T(0), T(0), v);  // NaN is not < 0: it passes through
+    }, x);
+  const Tensor in = x.is_contiguous() ? x.detach() : x.contiguous_copy();
+  const int64_t n = in.numel();
+  Tensor out = empty(in.shape(), in.dtype());
+  Tensor mask = empty({(n + 63) / 64}, kInt64);
+  dispatch_floating(in.dtype(), "relu", [&](auto tag) {
+    using T = decltype(tag);
+    relu_forward<T>(in.data<T>(), n, out.data<T>(), reinterpret_cast<uint64_t*>(mask.data<int64_t>()));
+  });
+  return record_op("relu", {x}, out, [mask, n](const Tensor& grad, const std::vector<bool>&) {
+    const Tensor g = grad.is_contiguous() ? grad : grad.contiguous_copy();
+    Tensor grad_x = empty(g.shape(), g.dtype());
+    dispatch_floating(g.dtype(), "relu", [&](auto tag) {
+      using T = decltype(tag);
+      relu_backward<T>(g.data<T>(), reinterpret_cast<const uint64_t*>(mask.data<int64_t>()), n, grad_x.data<T>());
+    });
+    return std::vector<Tensor>{grad_x};
   });
 }
 

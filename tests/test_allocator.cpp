@@ -1,4 +1,5 @@
-// The caching allocator (autograd/allocator.h): size classes, alignment, reuse, counters,
+// The caching allocator (autograd/allocator.h): size classes, alignment, reuse, large blocks
+// split and merged within their segments, counters,
 // emptying and switching off the cache, concurrent use, and the property it exists for: a
 // training step of a model with every kind of layer (conv, batch norm, LSTM, attention,
 // linear; Adam, gradient clipping) takes no tensor memory from the system once warm.
@@ -125,6 +126,99 @@ TEST(Allocator, EmptyCacheGivesEveryFreeBlockBack) {
   void* c = allocator_allocate(5000);
   EXPECT_EQ(allocator_stats().system_allocations, after.system_allocations + 1);
   allocator_deallocate(c, 5000);
+}
+
+// ---------------------------------------------------------------- large blocks (above 4 MiB)
+
+constexpr size_t kMiB = size_t{1} << 20;
+
+TEST(Allocator, LargeBlocksAreRoundedTo64KiB) {
+  EXPECT_EQ(allocator_block_size(4 * kMiB), 4 * kMiB);  // the largest class
+  EXPECT_EQ(allocator_block_size(4 * kMiB + 1), 4 * kMiB + 65536);
+  EXPECT_EQ(allocator_block_size(24576000), 24576000u);  // 375 x 64 KiB
+  EXPECT_EQ(allocator_block_size(24576001), 24576000u + 65536);
+}
+
+TEST(Allocator, AFreedLargeBlockServesSmallerRequestsOfAnySize) {
+  ScopedCaching on(true);
+  allocator_empty_cache();
+  char* big = static_cast<char*>(allocator_allocate(24 * kMiB));
+  allocator_deallocate(big, 24 * kMiB);
+  const AllocatorStats before = allocator_stats();
+  // Two requests of other sizes, split from the freed block.
+  char* a = static_cast<char*>(allocator_allocate(10 * kMiB + 123));
+  char* b = static_cast<char*>(allocator_allocate(12 * kMiB));
+  const AllocatorStats after = allocator_stats();
+  EXPECT_EQ(after.system_allocations, before.system_allocations);
+  EXPECT_EQ(after.cache_hits, before.cache_hits + 2);
+  for (char* p : {a, b}) {
+    EXPECT_GE(p, big);
+    EXPECT_LT(p, big + 24 * kMiB);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % 64, 0u);
+  }
+  std::memset(a, 1, 10 * kMiB + 123);
+  std::memset(b, 2, 12 * kMiB);
+  EXPECT_EQ(a[10 * kMiB + 122], 1) << "the blocks do not overlap";
+  EXPECT_EQ(after.in_use_bytes,
+            before.in_use_bytes + static_cast<int64_t>(allocator_block_size(10 * kMiB + 123) + 12 * kMiB));
+  EXPECT_EQ(after.in_use_bytes + after.cached_bytes, before.in_use_bytes + before.cached_bytes)
+      << "what the allocator holds does not change";
+  // Freed in either order, the pieces merge back: the whole block fits again.
+  allocator_deallocate(b, 12 * kMiB);
+  allocator_deallocate(a, 10 * kMiB + 123);
+  char* again = static_cast<char*>(allocator_allocate(24 * kMiB));
+  EXPECT_EQ(again, big);
+  EXPECT_EQ(allocator_stats().system_allocations, before.system_allocations);
+  allocator_deallocate(again, 24 * kMiB);
+}
+
+TEST(Allocator, ARepeatedPatternOfLargeRequestsTakesNothingFromTheSystemOnceWarm) {
+  // The shape of a training step: activations of two sizes kept, then freed in reverse,
+  // with gradients of a third size in between.
+  ScopedCaching on(true);
+  auto step = [] {
+    std::vector<std::pair<void*, size_t>> kept;
+    for (size_t n : {24576000, 24576000, 12779520, 25559040, 13762560}) kept.emplace_back(allocator_allocate(n), n);
+    for (auto it = kept.rbegin(); it != kept.rend(); ++it) {
+      void* grad = allocator_allocate(it->second);
+      allocator_deallocate(it->first, it->second);
+      allocator_deallocate(grad, it->second);
+    }
+  };
+  step();
+  const AllocatorStats warm = allocator_stats();
+  for (int i = 0; i < 3; ++i) step();
+  const AllocatorStats after = allocator_stats();
+  EXPECT_EQ(after.system_allocations, warm.system_allocations);
+  EXPECT_EQ(after.in_use_bytes, warm.in_use_bytes);
+}
+
+TEST(Allocator, EmptyCacheGivesFreeSegmentsBack) {
+  ScopedCaching on(true);
+  void* a = allocator_allocate(8 * kMiB);
+  void* b = allocator_allocate(9 * kMiB);
+  allocator_deallocate(a, 8 * kMiB);
+  allocator_deallocate(b, 9 * kMiB);
+  const AllocatorStats before = allocator_stats();
+  EXPECT_GE(before.cached_bytes, static_cast<int64_t>(17 * kMiB));
+  allocator_empty_cache();
+  const AllocatorStats after = allocator_stats();
+  EXPECT_EQ(after.cached_bytes, 0);
+  EXPECT_GE(after.system_frees, before.system_frees + 1);
+}
+
+TEST(Allocator, WithCachingOffLargeBlocksGoToTheSystemAndBack) {
+  ScopedCaching off(false);
+  const AllocatorStats before = allocator_stats();
+  for (int i = 0; i < 3; ++i) {
+    Tensor t = empty({2 << 20});  // 8 MiB of float32
+    t.fill_(1.0);
+  }
+  const AllocatorStats after = allocator_stats();
+  EXPECT_EQ(after.system_allocations, before.system_allocations + 3);
+  EXPECT_EQ(after.system_frees, before.system_frees + 3);
+  EXPECT_EQ(after.cached_bytes, 0);
+  EXPECT_EQ(after.in_use_bytes, before.in_use_bytes);
 }
 
 TEST(Allocator, WithCachingOffEveryFreeGoesToTheSystem) {

@@ -12,7 +12,8 @@ tests/fixtures/torch_zoo_batch.h5    /input float32 [4, 7, 5] and PyTorch's eval
 tests/fixtures/harnet_torch_weights.h5  the default-size HARNet in PyTorch (HARNet of
                                      tools/make_harnet_fixtures.py, J = 25, C = 10; 770,826
                                      parameters; seed 0; BatchNorm statistics moved by two
-                                     training passes), converted the same way, config: the
+                                     training passes; values rounded to multiples of 2^-12),
+                                     converted the same way with --compress, config: the
                                      default HARNetConfig JSON
 tests/fixtures/harnet_torch_batch.h5 /input float32 [4, 60, 25, 3] and PyTorch's eval-mode /logits [4, 10]
 
@@ -75,7 +76,7 @@ def write_batch(path, inputs, logits):
         f.create_dataset("logits", data=logits.numpy().astype("float32"), track_times=False)
 
 
-def convert_from_torch(state_dict, output, config):
+def convert_from_torch(state_dict, output, config, compress=False):
     """torch.save, then the tool's from-torch, as a user would run them."""
     with tempfile.TemporaryDirectory() as tmp:
         pt = os.path.join(tmp, "state_dict.pt")
@@ -83,7 +84,8 @@ def convert_from_torch(state_dict, output, config):
         config_path = os.path.join(tmp, "config.json")
         with open(config_path, "w", encoding="utf-8") as f:
             f.write(config)
-        assert torch_checkpoint.main(["from-torch", pt, output, "--config", config_path]) == 0
+        arguments = ["from-torch", pt, output, "--config", config_path] + (["--compress"] if compress else [])
+        assert torch_checkpoint.main(arguments) == 0
 
 
 def make_zoo_fixtures():
@@ -104,12 +106,19 @@ def make_harnet_fixtures():
         for _ in range(2):
             model.train()(torch.randn(8, 60, 25, 3))
     model.eval()
+    # Every floating value rounded to a multiple of 2^-12 (a relative change of about 1% for
+    # typical weights): such values have few significant bits, so the compressed fixture stays
+    # small (about 1 MB instead of 3), and PyTorch's logits below are those of these weights.
+    with torch.no_grad():
+        for tensor in model.state_dict().values():
+            if tensor.is_floating_point():
+                tensor.copy_(torch.round(tensor * 4096) / 4096)
     torch.manual_seed(1)
     inputs = torch.randn(4, 60, 25, 3)
     with torch.no_grad():
         logits = model(inputs)
     convert_from_torch(model.state_dict(), os.path.join(FIXTURES, "harnet_torch_weights.h5"),
-                       json.dumps(DEFAULT_CONFIG))
+                       json.dumps(DEFAULT_CONFIG), compress=True)
     write_batch(os.path.join(FIXTURES, "harnet_torch_batch.h5"), inputs, logits)
 
 

@@ -117,8 +117,10 @@ def _create_group(parent, name):
     return h5py.Group(h5py.h5g.create(parent.id, name.encode(), gcpl=gcpl))
 
 
-def write_checkpoint(path, state_dict, config=""):
-    """A weights-only harnet checkpoint, written to a temporary file then renamed over path."""
+def write_checkpoint(path, state_dict, config="", compress=False):
+    """A weights-only harnet checkpoint, written to a temporary file then renamed over path.
+    compress: tensors of one element or more dimensions are stored chunked, byte-shuffled and
+    deflated (HDF5 reads them transparently), which shrinks weights with few significant bits."""
     if config:
         json.loads(config)  # refuse what harnet would refuse
     directory = os.path.dirname(os.path.abspath(path))
@@ -138,8 +140,10 @@ def write_checkpoint(path, state_dict, config=""):
                     raise ConversionError("an empty state-dict key cannot be stored")
                 if tensor.dtype not in KEPT_DTYPES:
                     raise ConversionError(f"key {key!r}: {tensor.dtype}; harnet checkpoints hold float32, float64 and int64")
-                model.create_dataset(escape_name(key), data=tensor.detach().cpu().numpy().astype(KEPT_DTYPES[tensor.dtype]),
-                                     track_times=False)  # the same bytes for the same tensors
+                data = tensor.detach().cpu().numpy().astype(KEPT_DTYPES[tensor.dtype])
+                filters = dict(compression="gzip", compression_opts=9, shuffle=True) if compress and data.ndim else {}
+                model.create_dataset(escape_name(key), data=data, track_times=False,  # the same bytes for the same tensors
+                                     **filters)
         os.replace(temporary, path)
     except BaseException:
         os.remove(temporary)
@@ -156,6 +160,7 @@ def main(argv):
     from_torch.add_argument("state_dict")
     from_torch.add_argument("output")
     from_torch.add_argument("--config", help="a JSON file whose text becomes the checkpoint's config")
+    from_torch.add_argument("--compress", action="store_true", help="store tensors shuffled and deflated")
     args = parser.parse_args(argv)
     try:
         if args.command == "to-torch":
@@ -168,7 +173,7 @@ def main(argv):
                 with open(args.config, encoding="utf-8") as f:
                     config = f.read().strip()
             state = load_torch_state_dict(args.state_dict)
-            write_checkpoint(args.output, state, config)
+            write_checkpoint(args.output, state, config, compress=args.compress)
             print(f"{args.output}: {len(state)} tensors")
     except (ConversionError, OSError, ValueError) as e:
         print(f"torch_checkpoint: {e}", file=sys.stderr)

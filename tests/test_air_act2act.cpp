@@ -23,22 +23,7 @@ namespace fs = std::filesystem;
 using harnet::testing::error_of;
 using nlohmann::json;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::path(::testing::TempDir()) / "harnet-air-XXXXXX").string();
-    path_ = mkdtemp(pattern.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  std::string str() const { return path_.string(); }
-
- private:
-  fs::path path_;
-};
+using harnet::testing::TempDir;
 
 
 void expect_contains(const std::string& message, const std::vector<std::string>& parts) {
@@ -157,7 +142,7 @@ TEST(AirAct2Act, ConvertsAFolderOfTheChosenCamera) {
   write_json(dir.file("C001P004A002S001.joint"), nobody);
   std::ofstream(dir.file("notes.txt")) << "ignored";
 
-  const ConvertedDataset c = read_air_act2act(dir.str());
+  const ConvertedDataset c = read_air_act2act(dir.path().string());
   const SkeletonDataset& d = c.dataset;
   EXPECT_NO_THROW(validate(d));
   EXPECT_EQ(d.names, (std::vector<std::string>{"C001P003A010S001", "C001P007A005S002"}));
@@ -178,7 +163,7 @@ TEST(AirAct2Act, ConvertsAFolderOfTheChosenCamera) {
                                              7, 7, 11, 11}));
 
   // Camera C002's only recording shows just the partner (slot 0): nothing to convert.
-  expect_contains(error_of([&] { read_air_act2act(dir.str(), {.camera = "C002", .fps = 30}); }),
+  expect_contains(error_of([&] { read_air_act2act(dir.path().string(), {.camera = "C002", .fps = 30}); }),
                   {"no file of camera C002 shows the elderly person"});
 }
 
@@ -187,7 +172,7 @@ TEST(AirAct2Act, ConvertCommandWritesTheFile) {
   write_json(dir.file("C003P002A003S001.joint"), json::array({json::array({body(0, 0), body(1, 0)})}));
   const std::string out = dir.file("air.h5");
   ::testing::internal::CaptureStdout();
-  EXPECT_EQ(convert_command({"--format", "air-act2act", dir.str(), "-o", out, "--camera", "C003", "--fps", "15"}), 0);
+  EXPECT_EQ(convert_command({"--format", "air-act2act", dir.path().string(), "-o", out, "--camera", "C003", "--fps", "15"}), 0);
   expect_contains(::testing::internal::GetCapturedStdout(),
                   {"1 sequence, 1 frame, 1 of 10 classes present, 1 subject"});
   const SkeletonDataset d = read_dataset(out);
@@ -203,9 +188,9 @@ TEST(AirAct2ActMalformed, BadOptions) {
   for (double fps : {12.0, 0.0, 45.0, -10.0})
     expect_contains(error_of([&] { air_act2act_frame_step(fps); }), {"fps", "30"});
   EXPECT_EQ(air_act2act_frame_step(7.5), 4);
-  expect_contains(error_of([&] { read_air_act2act(dir.str(), {.camera = "C004"}); }),
+  expect_contains(error_of([&] { read_air_act2act(dir.path().string(), {.camera = "C004"}); }),
                   {"camera 'C004'", "C001, C002, C003"});
-  expect_contains(error_of([&] { read_air_act2act(dir.str()); }), {dir.str(), "no .joint files of camera C001"});
+  expect_contains(error_of([&] { read_air_act2act(dir.path().string()); }), {dir.path().string(), "no .joint files of camera C001"});
   expect_contains(error_of([&] { read_air_act2act(dir.file("absent")); }), {dir.file("absent"), "not a directory"});
 }
 
@@ -256,16 +241,16 @@ TEST(AirAct2ActMalformed, WrongSlotLists) {
 TEST(AirAct2ActMalformed, BadNamesAndScenarios) {
   TempDir dir;
   write_json(dir.file("C001P001A011S001.joint"), c001_recording());
-  expect_contains(error_of([&] { read_air_act2act(dir.str()); }), {"C001P001A011S001.joint", "scenario A11"});
+  expect_contains(error_of([&] { read_air_act2act(dir.path().string()); }), {"C001P001A011S001.joint", "scenario A11"});
   fs::remove(dir.file("C001P001A011S001.joint"));
   write_json(dir.file("recording.joint"), c001_recording());
-  expect_contains(error_of([&] { read_air_act2act(dir.str()); }),
+  expect_contains(error_of([&] { read_air_act2act(dir.path().string()); }),
                   {dir.file("recording.joint"), "does not follow CcccPpppAaaaSsss.joint"});
   fs::remove(dir.file("recording.joint"));
   fs::create_directory(dir.file("copy"));
   write_json(dir.file("C001P001A001S001.joint"), c001_recording());
   write_json(dir.file("copy/C001P001A001S001.joint"), c001_recording());
-  expect_contains(error_of([&] { read_air_act2act(dir.str()); }), {"C001P001A001S001.joint", "the same recording as"});
+  expect_contains(error_of([&] { read_air_act2act(dir.path().string()); }), {"C001P001A001S001.joint", "the same recording as"});
 }
 
 }  // namespace

@@ -23,24 +23,7 @@ namespace {
 namespace fs = std::filesystem;
 using harnet::testing::error_of;
 
-// A fresh directory under the test temp dir, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::path(::testing::TempDir()) / "harnet-dataset-io-XXXXXX").string();
-    path_ = mkdtemp(pattern.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::permissions(path_, fs::perms::owner_all, fs::perm_options::add, ec);
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using harnet::testing::TempDir;
 
 // 3 joints (a chain), 2 classes, 3 sequences of 2, 1 and 3 frames.
 SkeletonDataset small_dataset() {
@@ -102,13 +85,6 @@ void expect_refused_after(const std::function<void(hdf5::File&)>& edit, const st
   expect_contains(error_of([&] { read_dataset(path); }), all);
 }
 
-std::vector<std::string> files_in(const fs::path& dir) {
-  std::vector<std::string> names;
-  for (const auto& entry : fs::directory_iterator(dir)) names.push_back(entry.path().filename().string());
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
 // ---- round trips and writing
 
 TEST(DatasetIo, RoundTripKeepsEveryFieldCompressedOrNot) {
@@ -161,7 +137,7 @@ TEST(DatasetIo, RewritingReplacesTheFileAndLeavesNoTemporaryFile) {
   second.source = "second";
   write_dataset(path, second);
   expect_equal(read_dataset(path), second);
-  EXPECT_EQ(files_in(dir.path()), std::vector<std::string>{"data.h5"});
+  EXPECT_EQ(dir.entries(), std::vector<std::string>{"data.h5"});
 }
 
 TEST(DatasetIo, RefusesToWriteAnInvalidDatasetAndKeepsTheGoodFile) {
@@ -172,7 +148,7 @@ TEST(DatasetIo, RefusesToWriteAnInvalidDatasetAndKeepsTheGoodFile) {
   bad.labels[1] = 7;
   expect_contains(error_of([&] { write_dataset(path, bad); }), {path, "dataset '/labels'", "label 7"});
   expect_equal(read_dataset(path), small_dataset());
-  EXPECT_EQ(files_in(dir.path()), std::vector<std::string>{"good.h5"});
+  EXPECT_EQ(dir.entries(), std::vector<std::string>{"good.h5"});
 }
 
 TEST(DatasetIo, UnwritablePathsAreClearErrors) {
@@ -188,7 +164,7 @@ TEST(DatasetIo, UnwritablePathsAreClearErrors) {
   fs::create_directory(dir.file("taken"));
   expect_contains(error_of([&] { write_dataset(dir.file("taken"), small_dataset()); }),
                   {dir.file("taken"), "cannot move the finished file"});
-  EXPECT_EQ(files_in(dir.path()), (std::vector<std::string>{"plain_file", "taken"}));
+  EXPECT_EQ(dir.entries(), (std::vector<std::string>{"plain_file", "taken"}));
   EXPECT_TRUE(fs::is_empty(dir.file("taken")));
 }
 

@@ -25,22 +25,7 @@ namespace {
 namespace fs = std::filesystem;
 using harnet::testing::error_of;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::path(::testing::TempDir()) / "harnet-msr-XXXXXX").string();
-    path_ = mkdtemp(pattern.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  std::string str() const { return path_.string(); }
-
- private:
-  fs::path path_;
-};
+using harnet::testing::TempDir;
 
 
 void expect_contains(const std::string& message, const std::vector<std::string>& parts) {
@@ -80,7 +65,7 @@ void write_fixture_folder(const TempDir& dir) {
 TEST(MsrAction3d, ConvertsTheListedFilesInListOrder) {
   TempDir dir;
   write_fixture_folder(dir);
-  const ConvertedDataset c = read_msr_action3d(dir.str());
+  const ConvertedDataset c = read_msr_action3d(dir.path().string());
   const SkeletonDataset& d = c.dataset;
   EXPECT_NO_THROW(validate(d));
   EXPECT_EQ(d.names, (std::vector<std::string>{"a20_s10_e03", "a01_s01_e01"}));
@@ -111,7 +96,7 @@ TEST(MsrAction3d, AllFilesTakesEverySequenceFileByName) {
   TempDir dir;
   write_fixture_folder(dir);
   write_file(dir.file("readme.txt"), "not a sequence");
-  const ConvertedDataset c = read_msr_action3d(dir.str(), {.all_files = true});
+  const ConvertedDataset c = read_msr_action3d(dir.path().string(), {.all_files = true});
   EXPECT_EQ(c.dataset.names, (std::vector<std::string>{"a01_s01_e01", "a07_s04_e02", "a20_s10_e03"}));
   EXPECT_EQ(c.dataset.offsets, (std::vector<int64_t>{0, 2, 6, 8}));
   EXPECT_EQ(c.dataset.labels, (std::vector<int32_t>{0, 6, 19}));
@@ -184,12 +169,12 @@ TEST(MsrAction3dMalformed, ListErrors) {
   write_fixture_folder(dir);
   const std::string list = dir.file(kMsrPaperList);
   write_file(list, "a01_s01_e01\na09_s09_e09\n");
-  expect_contains(error_of([&] { read_msr_action3d(dir.str()); }),
+  expect_contains(error_of([&] { read_msr_action3d(dir.path().string()); }),
                   {list, "line 2", "a09_s09_e09_skeleton3D.txt", "does not exist"});
   write_file(list, "a01_s01_e01\n\nnonsense\n");
-  expect_contains(error_of([&] { read_msr_action3d(dir.str()); }), {list, "line 3", "'nonsense'"});
+  expect_contains(error_of([&] { read_msr_action3d(dir.path().string()); }), {list, "line 3", "'nonsense'"});
   fs::remove(list);
-  expect_contains(error_of([&] { read_msr_action3d(dir.str()); }), {list, "missing", "--all"});
+  expect_contains(error_of([&] { read_msr_action3d(dir.path().string()); }), {list, "missing", "--all"});
   expect_contains(error_of([&] { read_msr_action3d(dir.file("absent")); }), {dir.file("absent"), "not a directory"});
 }
 
@@ -197,11 +182,11 @@ TEST(MsrAction3dMalformed, ErrorsInsideAListedFileNameTheFile) {
   TempDir dir;
   write_fixture_folder(dir);
   write_file(dir.file("a01_s01_e01_skeleton3D.txt"), "1 2 3 x\n");
-  expect_contains(error_of([&] { read_msr_action3d(dir.str()); }),
+  expect_contains(error_of([&] { read_msr_action3d(dir.path().string()); }),
                   {dir.file("a01_s01_e01_skeleton3D.txt"), "line 1"});
   write_file(dir.file("a21_s01_e01_skeleton3D.txt"), fixture_text(1, {}));
   write_file(dir.file(kMsrPaperList), "a21_s01_e01");
-  expect_contains(error_of([&] { read_msr_action3d(dir.str()); }), {"a21_s01_e01_skeleton3D.txt", "action 21"});
+  expect_contains(error_of([&] { read_msr_action3d(dir.path().string()); }), {"a21_s01_e01_skeleton3D.txt", "action 21"});
 }
 
 // ---- harnet convert
@@ -211,14 +196,14 @@ TEST(ConvertCommand, WritesAValidFileAndRefusesOptionsOfTheOtherFormat) {
   write_fixture_folder(dir);
   const std::string out = dir.file("out.h5");
   ::testing::internal::CaptureStdout();
-  EXPECT_EQ(convert_command({"--format", "msr-action3d", dir.str(), "-o", out}), 0);
+  EXPECT_EQ(convert_command({"--format", "msr-action3d", dir.path().string(), "-o", out}), 0);
   const std::string printed = ::testing::internal::GetCapturedStdout();
   expect_contains(printed, {"wrote " + out, "2 sequences, 4 frames, 2 of 20 classes present, 2 subjects",
                             "3 untracked frames dropped", "1 sequence without a tracked frame left out (a05_s02_e01)"});
   EXPECT_EQ(read_dataset(out).names, (std::vector<std::string>{"a20_s10_e03", "a01_s01_e01"}));
-  expect_contains(error_of([&] { convert_command({"--format", "msr-action3d", dir.str(), "-o", out, "--fps", "5"}); }),
+  expect_contains(error_of([&] { convert_command({"--format", "msr-action3d", dir.path().string(), "-o", out, "--fps", "5"}); }),
                   {"--fps", "air-act2act"});
-  expect_contains(error_of([&] { convert_command({"--format", "air-act2act", dir.str(), "-o", out, "--all"}); }),
+  expect_contains(error_of([&] { convert_command({"--format", "air-act2act", dir.path().string(), "-o", out, "--all"}); }),
                   {"--all", "msr-action3d"});
 }
 

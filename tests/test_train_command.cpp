@@ -93,8 +93,10 @@ TEST_F(TrainCommand, OptionsReachTheConfigurationAndTheReportIsPrinted) {
   EXPECT_EQ(c.model.conv_pool, (std::vector<bool>{false, true}));  // the spec's pattern for 2 blocks
   EXPECT_EQ(c.model.lstm_layers, 1);
   EXPECT_EQ(c.threads, 2);
-  // Plain log lines (not a terminal), then the report.
-  EXPECT_NE(train_output_.find("epoch 1/2  lr 1.00e-03"), std::string::npos) << train_output_;
+  // Plain log lines (not a terminal), then the report. The default warm-up (5 epochs) is
+  // capped at 1 in a 2-epoch run: epoch 1 trains at lr / 2.
+  EXPECT_EQ(c.schedule.warmup, 5);
+  EXPECT_NE(train_output_.find("epoch 1/2  lr 5.00e-04"), std::string::npos) << train_output_;
   EXPECT_NE(train_output_.find("epoch 2/2"), std::string::npos);
   EXPECT_EQ(train_output_.find('\r'), std::string::npos);
   EXPECT_NE(train_output_.find("| macro-F1 |"), std::string::npos);

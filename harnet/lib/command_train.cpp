@@ -105,7 +105,7 @@ void add_optimisation_options(CLI::App& app, RunConfig& c) {
   app.add_option("--momentum", c.optimizer.momentum, "Momentum (sgd, rmsprop)")->capture_default_str();
   app.add_option("--schedule", c.schedule.name, "Per-epoch lr schedule: cosine, plateau, step or none")
       ->capture_default_str();
-  app.add_option("--warmup", c.schedule.warmup, "Epochs of linear lr warm-up")->capture_default_str();
+  app.add_option("--warmup", c.schedule.warmup, "Epochs of linear lr warm-up (at most epochs - 1; 0 for plateau)")->capture_default_str();
   app.add_option("--step-size", c.schedule.step_size, "step: epochs between decays")->capture_default_str();
   app.add_option("--gamma", c.schedule.gamma, "step: decay factor")->capture_default_str();
   app.add_option("--plateau-patience", c.schedule.plateau_patience, "plateau: epochs without improvement")

@@ -259,9 +259,9 @@ void RunConfig::validate() const {
   static const std::set<std::string> schedules{"cosine", "plateau", "step", "none"};
   HARNET_CHECK(schedules.count(schedule.name), "--schedule: expected cosine, plateau, step or none, got '",
                schedule.name, "'");
-  HARNET_CHECK(schedule.warmup >= 0 && schedule.warmup < epochs, "--warmup must be in [0, --epochs), got ",
-               schedule.warmup);
-  HARNET_CHECK(schedule.warmup == 0 || schedule.name != "plateau", "--warmup does not combine with --schedule plateau");
+  HARNET_CHECK(schedule.warmup >= 0, "--warmup must be >= 0, got ", schedule.warmup);
+  HARNET_CHECK(schedule.warmup == 0 || schedule.name != "plateau",
+               "--warmup does not combine with --schedule plateau (add --warmup 0)");
   HARNET_CHECK(schedule.step_size >= 1, "--step-size must be >= 1, got ", schedule.step_size);
   HARNET_CHECK(schedule.gamma > 0.0 && schedule.gamma <= 1.0, "--gamma must be in (0, 1], got ", schedule.gamma);
   HARNET_CHECK(schedule.plateau_patience >= 0, "--plateau-patience must be >= 0, got ", schedule.plateau_patience);
@@ -416,6 +416,8 @@ void RunConfig::check_dataset(const SkeletonDataset& dataset, const std::string&
                dataset.num_classes(), " classes (", list(dataset.class_names), ") but the model was trained on ",
                model.classes, " (", list(class_names), ")");
 }
+
+int64_t RunConfig::warmup_epochs() const { return std::min(schedule.warmup, std::max<int64_t>(epochs - 1, 0)); }
 
 LoaderOptions RunConfig::loader_options(bool training) const {
   LoaderOptions options;

@@ -71,14 +71,15 @@ class EpochSchedule {
       return;
     }
     // SequentialLR wants its schedulers constructed in order, the warm-up first.
+    const int64_t warmup_epochs = config.warmup_epochs();
     std::shared_ptr<ChainableLRScheduler> warmup, main;
-    if (s.warmup > 0)
-      warmup = std::make_shared<LinearLR>(optimizer, 1.0 / static_cast<double>(s.warmup + 1), 1.0, s.warmup);
-    if (s.name == "cosine") main = std::make_shared<CosineAnnealingLR>(optimizer, config.epochs - s.warmup, s.min_lr);
+    if (warmup_epochs > 0)
+      warmup = std::make_shared<LinearLR>(optimizer, 1.0 / static_cast<double>(warmup_epochs + 1), 1.0, warmup_epochs);
+    if (s.name == "cosine") main = std::make_shared<CosineAnnealingLR>(optimizer, config.epochs - warmup_epochs, s.min_lr);
     if (s.name == "step") main = std::make_shared<StepLR>(optimizer, s.step_size, s.gamma);
     if (warmup && main)
       scheduler_ = std::make_shared<SequentialLR>(
-          optimizer, std::vector<std::shared_ptr<ChainableLRScheduler>>{warmup, main}, std::vector<int64_t>{s.warmup});
+          optimizer, std::vector<std::shared_ptr<ChainableLRScheduler>>{warmup, main}, std::vector<int64_t>{warmup_epochs});
     else if (warmup)
       scheduler_ = warmup;
     else

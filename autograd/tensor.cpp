@@ -9,6 +9,7 @@
 
 #include "autograd/autograd.h"
 #include "autograd/generator.h"
+#include "autograd/parallel.h"
 
 namespace harnet {
 
@@ -149,6 +150,34 @@ void for_each_offset(const Shape& shape, const Shape& strides, int64_t base, F&&
   }
 }
 
+// Calls f(dst_offset, src_offset, count) for rows [row_begin, row_end) of a geometry walked
+// by two strided operands in lockstep, a row being a run along the last dimension (count =
+// shape.back() elements, operand k advancing by its last stride). shape has >= 1 dimension.
+template <class F>
+void for_each_row_pair(const Shape& shape, const Shape& dst_strides, int64_t dst_base, const Shape& src_strides,
+                       int64_t src_base, int64_t row_begin, int64_t row_end, F&& f) {
+  const size_t nd = shape.size();
+  std::vector<int64_t> idx(nd, 0);
+  int64_t d_off = dst_base, s_off = src_base, rest = row_begin;
+  for (size_t d = nd - 1; d-- > 0;) {
+    idx[d] = rest % shape[d];
+    rest /= shape[d];
+    d_off += idx[d] * dst_strides[d];
+    s_off += idx[d] * src_strides[d];
+  }
+  for (int64_t row = row_begin; row < row_end; ++row) {
+    f(d_off, s_off, shape[nd - 1]);
+    for (size_t d = nd - 1; d-- > 0;) {
+      d_off += dst_strides[d];
+      s_off += src_strides[d];
+      if (++idx[d] < shape[d]) break;
+      d_off -= dst_strides[d] * shape[d];
+      s_off -= src_strides[d] * shape[d];
+      idx[d] = 0;
+    }
+  }
+}
+
 template <class Dst, class Src>
 Dst convert(Src v) {
   if constexpr (std::is_same_v<Dst, bool>) {
@@ -281,7 +310,24 @@ void Tensor::copy_from(const Tensor& src) {
         }
         return;
       }
-      // Gather the source in logical order, then scatter into the destination.
+      if (storage() != src.storage() && dim() > 0) {
+        // Separate memory: copy row by row in lockstep, in parallel over rows.
+        const int64_t inner = shape().back(), rows = numel() / std::max<int64_t>(inner, 1);
+        const int64_t d_step = strides().back(), s_step = src.strides().back();
+        parallel_for(0, rows, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(inner, 1)),
+                     [&](int64_t r0, int64_t r1) {
+                       for_each_row_pair(shape(), strides(), offset(), src.strides(), src.offset(), r0, r1,
+                                         [&](int64_t d_off, int64_t s_off, int64_t count) {
+                                           D* d = dbase + d_off;
+                                           const S* s = sbase + s_off;
+                                           for (int64_t i = 0; i < count; ++i)
+                                             d[i * d_step] = convert<D>(s[i * s_step]);
+                                         });
+                     });
+        return;
+      }
+      // Shared memory (the two may overlap): gather the source in logical order, then
+      // scatter into the destination.
       std::vector<D> values;
       values.reserve(static_cast<size_t>(numel()));
       for_each_offset(src.shape(), src.strides(), src.offset(),

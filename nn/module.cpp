@@ -85,6 +85,8 @@ ScopedForwardObserver::ScopedForwardObserver(ForwardObserver& observer) : previo
 }
 ScopedForwardObserver::~ScopedForwardObserver() { t_forward_observer = previous_; }
 
+bool forward_observer_installed() { return t_forward_observer != nullptr; }
+
 void Module::report_forward(const std::vector<Tensor>& outputs) const {
   if (t_forward_observer != nullptr) t_forward_observer->on_forward(*this, outputs);
 }

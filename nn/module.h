@@ -102,6 +102,10 @@ class ForwardObserver {
   virtual void on_forward(const Module& module, const std::vector<Tensor>& outputs) = 0;
 };
 
+// True while a ForwardObserver is installed on the current thread: a caller that would fuse
+// modules into one call (skipping their own reports) calls them one by one instead.
+bool forward_observer_installed();
+
 // Installs an observer for the current thread while it lives; the previous one (if any) is
 // restored afterwards, so scopes nest.
 class ScopedForwardObserver {

@@ -66,7 +66,11 @@ BatchNormBase::BatchNormBase(int64_t num_features, const BatchNormOptions& optio
   }
 }
 
-Tensor BatchNormBase::forward(const Tensor& input) {
+Tensor BatchNormBase::forward(const Tensor& input) { return forward_impl(input, false); }
+
+Tensor BatchNormBase::forward_relu(const Tensor& input) { return forward_impl(input, true); }
+
+Tensor BatchNormBase::forward_impl(const Tensor& input, bool relu) {
   check_input_rank(input);
   HARNET_CHECK(input.size(1) == num_features_, type_name(), "(", num_features_, "): expected ", num_features_,
                " channels in dimension 1, got input ", input.shape());
@@ -78,8 +82,9 @@ Tensor BatchNormBase::forward(const Tensor& input) {
   // PyTorch: batch statistics in training, or whenever there are no running statistics.
   const bool use_batch_stats = is_training() || !options_.track_running_stats;
   const bool pass_running = !is_training() || options_.track_running_stats;
-  return batch_norm(input, pass_running ? running_mean : Tensor(), pass_running ? running_var : Tensor(), weight, bias,
-                    use_batch_stats, factor, options_.eps);
+  const auto op = relu ? batch_norm_relu : batch_norm;
+  return op(input, pass_running ? running_mean : Tensor(), pass_running ? running_var : Tensor(), weight, bias,
+            use_batch_stats, factor, options_.eps);
 }
 
 std::string BatchNormBase::extra_repr() const {

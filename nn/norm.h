@@ -30,6 +30,9 @@ struct BatchNormOptions {
 class BatchNormBase : public UnaryModule {
  public:
   Tensor forward(const Tensor& input) override;
+  // relu(forward(input)) in one fused operation (ops batch_norm_relu): for a BatchNorm
+  // followed by a ReLU, e.g. in a Sequential's convolution blocks. Reports no forward.
+  Tensor forward_relu(const Tensor& input);
   // "4, eps=0.001, momentum=0.2, affine=True, track_running_stats=True"
   std::string extra_repr() const override;
 
@@ -45,6 +48,8 @@ class BatchNormBase : public UnaryModule {
   virtual void check_input_rank(const Tensor& input) const = 0;
 
  private:
+  Tensor forward_impl(const Tensor& input, bool relu);
+
   int64_t num_features_;
   BatchNormOptions options_;
 };

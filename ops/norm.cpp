@@ -174,12 +174,32 @@ void for_each_channel_range(const ChannelLayout& L, RangeFn&& range) {
 // training, the running ones in evaluation), and the weight (ones when absent).
 struct BatchNormSaved {
   std::vector<double> mean, invstd, weight;
+  std::vector<double> bias;  // only with a fused relu: its pass mask is recomputed from x
 };
+
+// The fused relu of batch_norm_relu: v if it passes (v > 0, or NaN, which relu propagates
+// and lets the gradient through, as relu does), else 0. V: T or a RowVector<T>.
+template <class V>
+inline V relu_value(V v) {
+  if constexpr (std::is_arithmetic_v<V>) {
+    return v < V(0) ? V(0) : v;
+  } else {
+    return v < V{} ? V{} : v;
+  }
+}
+template <class V>
+inline V relu_pass(V y, V g) {  // g where relu's gradient passes for the pre-activation y
+  if constexpr (std::is_arithmetic_v<V>) {
+    return y <= V(0) ? V(0) : g;
+  } else {
+    return y <= V{} ? V{} : g;
+  }
+}
 
 // Training forward, fused per channel range: batch statistics, then
 // y = (x - mean) * scale + bias with scale = invstd * weight.
 // Writes the batch mean and invstd, and the biased variance (for the running update).
-template <class T>
+template <class T, bool kRelu>
 void batch_norm_train_forward(const ChannelLayout& L, const T* x, T* y, const std::vector<double>& weight,
                               const std::vector<double>& bias, double eps, double* mean, double* invstd,
                               double* var) {
@@ -220,14 +240,17 @@ void batch_norm_train_forward(const ChannelLayout& L, const T* x, T* y, const st
         T* out = y + (n * C + c) * S;
         const T a = scale_t[j], b = bias_t[j];
         const SplitMean<T> m = mean_t[j];
-        for (int64_t s = 0; s < S; ++s) out[s] = m.centre(row[s]) * a + b;
+        for (int64_t s = 0; s < S; ++s) {
+          const T v = m.centre(row[s]) * a + b;
+          out[s] = kRelu ? relu_value(v) : v;
+        }
       }
     }
   });
 }
 
 // Evaluation forward: y = (x - mean[c]) * scale[c] + bias[c], parallel over the (n, c) rows.
-template <class T>
+template <class T, bool kRelu>
 void batch_norm_eval_forward(const ChannelLayout& L, const T* x, T* y, const std::vector<SplitMean<T>>& mean,
                              const std::vector<T>& scale, const std::vector<T>& bias) {
   const int64_t C = L.channels, S = L.spatial;
@@ -239,14 +262,29 @@ void batch_norm_eval_forward(const ChannelLayout& L, const T* x, T* y, const std
                    const SplitMean<T> m = mean[c];
                    const T* row = x + r * S;
                    T* out = y + r * S;
-                   for (int64_t s = 0; s < S; ++s) out[s] = m.centre(row[s]) * a + b;
+                   for (int64_t s = 0; s < S; ++s) {
+                     const T v = m.centre(row[s]) * a + b;
+                     out[s] = kRelu ? relu_value(v) : v;
+                   }
                  }
                });
 }
 
-// Backward, fused per channel range: the sums sum g and sum g * (x - mean) (when the weight
-// or bias gradient or the training input gradient needs them), then grad_x.
+// The forward's scale (invstd * weight) and shift (bias) of channel c, in T.
 template <class T>
+T relu_scale(const BatchNormSaved& saved, int64_t c) {
+  return static_cast<T>(saved.invstd[static_cast<size_t>(c)] * saved.weight[static_cast<size_t>(c)]);
+}
+template <class T>
+T relu_shift(const BatchNormSaved& saved, int64_t c) {
+  return static_cast<T>(saved.bias[static_cast<size_t>(c)]);
+}
+
+// Backward, fused per channel range: the sums sum g and sum g * (x - mean) (when the weight
+// or bias gradient or the training input gradient needs them), then grad_x. With kRelu, g is
+// first masked by the fused relu's pass condition on the pre-activation, recomputed from x
+// with the forward's expression and scalars (so the same mask as the forward's).
+template <class T, bool kRelu>
 void batch_norm_backward(const ChannelLayout& L, const T* x, const T* g, const BatchNormSaved& saved, bool training,
                          bool need_input, bool need_sums, T* grad_x, double* grad_weight, double* grad_bias) {
   const int64_t N = L.batch, C = L.channels, S = L.spatial;
@@ -262,12 +300,15 @@ void batch_norm_backward(const ChannelLayout& L, const T* x, const T* g, const B
           const T* xr = x + start;
           const T* gr = g + start;
           const SplitMean<T> mean(saved.mean[static_cast<size_t>(c)]);
+          const T scale = kRelu ? relu_scale<T>(saved, c) : T(0), shift = kRelu ? relu_shift<T>(saved, c) : T(0);
           add_row_sums<T>(
               S,
               [&](int64_t s, auto& tg, auto& tgx) {
                 using V = std::remove_reference_t<decltype(tg)>;
+                const V centred = mean.centre(load_as<V>(xr + s));
                 tg = load_as<V>(gr + s);
-                tgx = tg * mean.centre(load_as<V>(xr + s));
+                if constexpr (kRelu) tg = relu_pass<V>(centred * scale + shift, tg);
+                tgx = tg * centred;
               },
               sum_g[j], sum_g_centered[j]);
         }
@@ -300,10 +341,13 @@ void batch_norm_backward(const ChannelLayout& L, const T* x, const T* g, const B
         T* out = grad_x + start;
         const T aj = a[j], mean_gj = mean_g[j], kj = k[j];
         const SplitMean<T> mj = mean[j];
+        const T shift = kRelu ? relu_shift<T>(saved, c) : T(0);
+        // The fused relu's mask on g; aj is also the forward's scale.
+        auto masked = [&](int64_t s) { return kRelu ? relu_pass<T>(mj.centre(xr[s]) * aj + shift, gr[s]) : gr[s]; };
         if (training) {
-          for (int64_t s = 0; s < S; ++s) out[s] = (gr[s] - mean_gj - mj.centre(xr[s]) * kj) * aj;
+          for (int64_t s = 0; s < S; ++s) out[s] = (masked(s) - mean_gj - mj.centre(xr[s]) * kj) * aj;
         } else {
-          for (int64_t s = 0; s < S; ++s) out[s] = gr[s] * aj;
+          for (int64_t s = 0; s < S; ++s) out[s] = masked(s) * aj;
         }
       }
     }
@@ -455,8 +499,12 @@ Tensor tensor_of(const double* values, const Shape& shape, DType dtype) {
 
 // ---------------------------------------------------------------- batch_norm
 
-Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
-                  const Tensor& bias, bool training, double momentum, double eps) {
+namespace {
+
+// batch_norm, followed by relu in the same passes when `relu` is set.
+Tensor batch_norm_maybe_relu(const Tensor& input, const Tensor& running_mean, const Tensor& running_var,
+                             const Tensor& weight, const Tensor& bias, bool training, double momentum, double eps,
+                             bool relu) {
   HARNET_CHECK(input.defined(), "batch_norm: input is an undefined tensor");
   HARNET_CHECK(is_floating(input.dtype()), "batch_norm: expected a floating input (float32 or float64), got ",
                dtype_name(input.dtype()));
@@ -487,15 +535,18 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
   auto saved = std::make_shared<BatchNormSaved>();
   saved->weight = values_or(weight, C, 1.0);
   const std::vector<double> bias_values = values_or(bias, C, 0.0);
+  if (relu) saved->bias = bias_values;
   Tensor y = empty(input.shape(), input.dtype());
   dispatch_floating(input.dtype(), "batch_norm", [&](auto tag) {
     using T = decltype(tag);
+    const auto train_forward = relu ? batch_norm_train_forward<T, true> : batch_norm_train_forward<T, false>;
+    const auto eval_forward = relu ? batch_norm_eval_forward<T, true> : batch_norm_eval_forward<T, false>;
     saved->mean.resize(static_cast<size_t>(C));
     saved->invstd.resize(static_cast<size_t>(C));
     if (training) {
       std::vector<double> var(static_cast<size_t>(C));
-      batch_norm_train_forward<T>(L, x.data<T>(), y.data<T>(), saved->weight, bias_values, eps, saved->mean.data(),
-                                  saved->invstd.data(), var.data());
+      train_forward(L, x.data<T>(), y.data<T>(), saved->weight, bias_values, eps, saved->mean.data(),
+                    saved->invstd.data(), var.data());
       if (running_mean.defined()) {
         // running = (1 - momentum) running + momentum batch, with the unbiased batch variance.
         std::vector<double> rm = running_mean.to_vector<double>(), rv = running_var.to_vector<double>();
@@ -521,14 +572,14 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
         bias_t[c] = static_cast<T>(bias_values[c]);
         mean_t[c] = SplitMean<T>(rm[c]);
       }
-      batch_norm_eval_forward<T>(L, x.data<T>(), y.data<T>(), mean_t, scale, bias_t);
+      eval_forward(L, x.data<T>(), y.data<T>(), mean_t, scale, bias_t);
     }
   });
   if (!any_requires_grad({input, weight, bias})) return y;
 
   return record_op(
-      "batch_norm", {input, weight, bias}, y,
-      [L, saved, training, saved_x = x.detach(), input_shape = input.shape(), has_weight = weight.defined(),
+      relu ? "batch_norm_relu" : "batch_norm", {input, weight, bias}, y,
+      [L, saved, training, relu, saved_x = x.detach(), input_shape = input.shape(), has_weight = weight.defined(),
        has_bias = bias.defined()](const Tensor& grad, const std::vector<bool>& needs) {
         const Tensor g = contiguous_input(grad);
         const int64_t C = L.channels;
@@ -538,14 +589,27 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
           using T = decltype(tag);
           std::vector<double> grad_weight(static_cast<size_t>(C)), grad_bias(static_cast<size_t>(C));
           if (need_input) grads[0] = empty(input_shape, g.dtype());
-          batch_norm_backward<T>(L, saved_x.data<T>(), g.data<T>(), *saved, training, need_input,
-                                 need_weight || need_bias || (training && need_input),
-                                 need_input ? grads[0].data<T>() : nullptr, grad_weight.data(), grad_bias.data());
+          const auto backward = relu ? batch_norm_backward<T, true> : batch_norm_backward<T, false>;
+          backward(L, saved_x.data<T>(), g.data<T>(), *saved, training, need_input,
+                   need_weight || need_bias || (training && need_input), need_input ? grads[0].data<T>() : nullptr,
+                   grad_weight.data(), grad_bias.data());
           if (need_weight) grads[1] = tensor_of<T>(grad_weight.data(), {C}, g.dtype());
           if (need_bias) grads[2] = tensor_of<T>(grad_bias.data(), {C}, g.dtype());
         });
         return grads;
       });
+}
+
+}  // namespace
+
+Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+                  const Tensor& bias, bool training, double momentum, double eps) {
+  return batch_norm_maybe_relu(input, running_mean, running_var, weight, bias, training, momentum, eps, false);
+}
+
+Tensor batch_norm_relu(const Tensor& input, const Tensor& running_mean, const Tensor& running_var,
+                       const Tensor& weight, const Tensor& bias, bool training, double momentum, double eps) {
+  return batch_norm_maybe_relu(input, running_mean, running_var, weight, bias, training, momentum, eps, true);
 }
 
 // ---------------------------------------------------------------- layer_norm

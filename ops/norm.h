@@ -29,6 +29,13 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
                   const Tensor& weight = Tensor(), const Tensor& bias = Tensor(), bool training = false,
                   double momentum = 0.1, double eps = 1e-5);
 
+// relu(batch_norm(...)) in batch_norm's passes (same arguments): the same values and
+// gradients without the intermediate tensor and the separate relu passes. The backward
+// recomputes relu's mask from the saved input with the forward's expression.
+Tensor batch_norm_relu(const Tensor& input, const Tensor& running_mean, const Tensor& running_var,
+                       const Tensor& weight = Tensor(), const Tensor& bias = Tensor(), bool training = false,
+                       double momentum = 0.1, double eps = 1e-5);
+
 // input [*, normalized_shape]; weight, bias: normalized_shape, optional. Differentiable in
 // input, weight and bias.
 Tensor layer_norm(const Tensor& input, const Shape& normalized_shape, const Tensor& weight = Tensor(),

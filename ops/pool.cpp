@@ -15,10 +15,12 @@
 #include "ops/pool.h"
 
 #include <algorithm>
+#include <bit>
 #include <climits>
 #include <cmath>
 #include <limits>
 #include <memory>
+#include <type_traits>
 #include <vector>
 
 #include "autograd/autograd.h"
@@ -264,6 +266,150 @@ void max_pool_backward(const PoolPlan& plan, const T* grad_out, const Index* ind
   });
 }
 
+// ---------------------------------------------------------------- pairwise max pooling
+
+// The common case of windows (1, 2) with stride (1, 2), no padding, no dilation (HARNet's
+// joints -> limbs pooling; also max_pool1d(x, 2)): every input row of W values gives a row of
+// out_w = W / 2 (or, in ceil mode, (W + 1) / 2) maxima of neighbouring pairs. Rows are
+// independent and windows do not overlap, so the forward keeps one flag per output (was the
+// second of the pair taken?) instead of an index, and the backward writes every input
+// position exactly once, without zero-filling first. The choice is the general kernel's:
+// the second wins if it is greater or NaN.
+bool is_pairwise(const PoolPlan& plan) {
+  return plan.h.kernel == 1 && plan.h.stride == 1 && plan.h.padding == 0 && plan.w.kernel == 2 &&
+         plan.w.stride == 2 && plan.w.padding == 0 && plan.w.dilation == 1;
+}
+
+// Rows per task: about kGrainSize input elements.
+int64_t pair_row_grain(const PoolPlan& plan) { return std::max<int64_t>(1, kGrainSize / plan.w.in); }
+
+// One flag per output, 0 or 1, in a 32-bit word: with the same width as float the loops
+// vectorise at float's width (8 per AVX2 register); byte flags would need 32 outputs per
+// iteration, more than a row of a dozen pairs has. The words live in a float32 tensor of the
+// output's shape (the caching allocator's memory), never read as floats.
+using Flag = uint32_t;
+
+// c ? a : b as bit operations: rows are short (a dozen pairs), so much of the work runs in
+// the loops' scalar remainders, where a conditional expression may become a branch that
+// mispredicts on every other random pair.
+template <class T>
+T select_bits(bool c, T a, T b) {
+  using Bits = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
+  const Bits mask = Bits(0) - static_cast<Bits>(c);
+  return std::bit_cast<T>((std::bit_cast<Bits>(a) & mask) | (std::bit_cast<Bits>(b) & ~mask));
+}
+
+// out [rows, out_w] and, with kSaveFlags, took_second [rows, out_w] from in [rows, W], rows
+// [r0, r1).
+template <class T, bool kSaveFlags>
+void pairwise_max_forward(const PoolPlan& plan, const T* in, T* out, Flag* took_second, int64_t r0, int64_t r1) {
+  const int64_t W = plan.w.in, out_w = plan.w.out, pairs = W / 2;  // full pairs; a last single in ceil mode
+  for (int64_t r = r0; r < r1; ++r) {
+    const T* __restrict x = in + r * W;
+    T* __restrict y = out + r * out_w;
+    Flag* __restrict took = kSaveFlags ? took_second + r * out_w : nullptr;
+    for (int64_t o = 0; o < pairs; ++o) {
+      const T first = x[2 * o], second = x[2 * o + 1];
+      const bool take = (second > first) | (second != second);
+      y[o] = select_bits(take, second, first);
+      if constexpr (kSaveFlags) took[o] = static_cast<Flag>(take);
+    }
+    if (out_w > pairs) {  // ceil mode, odd W: the last window holds one value
+      y[pairs] = x[W - 1];
+      if constexpr (kSaveFlags) took[pairs] = 0;
+    }
+  }
+}
+
+// Walks the rows of a tensor whose last dimension is a row, in order from a given row: the
+// offset of each row's first element, advanced with an odometer over the leading dimensions.
+class RowWalker {
+ public:
+  RowWalker(const Tensor& t, int64_t row)
+      : shape_(t.shape().begin(), t.shape().end() - 1), strides_(t.strides().begin(), t.strides().end() - 1),
+        index_(shape_.size(), 0), offset_(t.offset()) {
+    for (size_t d = shape_.size(); d-- > 0;) {
+      index_[d] = row % shape_[d];
+      row /= shape_[d];
+      offset_ += index_[d] * strides_[d];
+    }
+  }
+  int64_t offset() const { return offset_; }
+  void next() {
+    for (size_t d = shape_.size(); d-- > 0;) {
+      offset_ += strides_[d];
+      if (++index_[d] < shape_[d]) return;
+      offset_ -= strides_[d] * shape_[d];
+      index_[d] = 0;
+    }
+  }
+
+ private:
+  Shape shape_, strides_, index_;
+  int64_t offset_;
+};
+
+// grad_in [rows, W] from grad_out (its rows of out_w read through its strides) and the flags,
+// rows [r0, r1).
+template <class T>
+void pairwise_max_backward(const PoolPlan& plan, const Tensor& grad_out, const Flag* took_second, T* grad_in,
+                           int64_t r0, int64_t r1) {
+  const int64_t W = plan.w.in, out_w = plan.w.out, pairs = W / 2;
+  const T* grad_base = static_cast<const T*>(grad_out.storage()->data());
+  const int64_t grad_step = grad_out.strides().back();
+  RowWalker row(grad_out, r0);
+  for (int64_t r = r0; r < r1; ++r, row.next()) {
+    const T* __restrict g = grad_base + row.offset();
+    const Flag* __restrict took = took_second + r * out_w;
+    T* __restrict gx = grad_in + r * W;
+    auto pair = [&](int64_t o, T v) {
+      const bool second = took[o] != 0;
+      gx[2 * o] = select_bits(second, T(0), v);
+      gx[2 * o + 1] = select_bits(second, v, T(0));
+    };
+    if (grad_step == 1) {
+      for (int64_t o = 0; o < pairs; ++o) pair(o, g[o]);
+    } else {
+      for (int64_t o = 0; o < pairs; ++o) pair(o, g[o * grad_step]);
+    }
+    if (W > 2 * pairs) gx[W - 1] = out_w > pairs ? g[pairs * grad_step] : T(0);  // odd W: ceil or floor mode
+  }
+}
+
+Tensor pairwise_max_pool(const char* op, const Tensor& input, const PoolPlan& plan) {
+  const Tensor x = contiguous_input(input);
+  const bool needs_grad = any_requires_grad({input});
+  const int64_t rows = plan.planes * plan.h.in;
+  Tensor out = empty(plan.output_shape, input.dtype());
+  static_assert(sizeof(Flag) == sizeof(float));
+  Tensor took_second = needs_grad ? empty(plan.output_shape, kFloat32) : Tensor();
+  dispatch_floating(input.dtype(), op, [&](auto tag) {
+    using T = decltype(tag);
+    parallel_for(0, rows, pair_row_grain(plan), [&](int64_t r0, int64_t r1) {
+      if (needs_grad)
+        pairwise_max_forward<T, true>(plan, x.data<T>(), out.data<T>(),
+                                      reinterpret_cast<Flag*>(took_second.data<float>()), r0, r1);
+      else
+        pairwise_max_forward<T, false>(plan, x.data<T>(), out.data<T>(), nullptr, r0, r1);
+    });
+  });
+  if (!needs_grad) return out;
+  return record_op(op, {input}, out,
+                   [op, plan, took_second, input_shape = input.shape()](const Tensor& grad, const std::vector<bool>&) {
+                     // The incoming gradient is read through its strides (often a permuted view).
+                     Tensor grad_in = empty(input_shape, grad.dtype());
+                     const int64_t rows = plan.planes * plan.h.in;
+                     dispatch_floating(grad.dtype(), op, [&](auto tag) {
+                       using T = decltype(tag);
+                       parallel_for(0, rows, pair_row_grain(plan), [&](int64_t r0, int64_t r1) {
+                         pairwise_max_backward<T>(plan, grad, reinterpret_cast<const Flag*>(took_second.data<float>()),
+                                                  grad_in.data<T>(), r0, r1);
+                       });
+                     });
+                     return std::vector<Tensor>{grad_in};
+                   });
+}
+
 // The argmax positions the backward needs: int32 (half the memory traffic of int64) when a
 // plane is small enough, or the int64 tensor of max_pool*_with_indices.
 struct SavedArgmax {
@@ -274,6 +420,7 @@ struct SavedArgmax {
 // Values (and, when indices_out is given, PyTorch's int64 indices) of a max pool; records
 // the backward.
 Tensor max_pool(const char* op, const Tensor& input, const PoolPlan& plan, Tensor* indices_out) {
+  if (indices_out == nullptr && is_pairwise(plan)) return pairwise_max_pool(op, input, plan);
   const Tensor x = contiguous_input(input);
   const bool needs_grad = any_requires_grad({input});
   const std::vector<WindowRange> rows = max_windows(plan.h), cols = max_windows(plan.w);

@@ -200,6 +200,32 @@ TEST(HarnetModel, TrainModeWithoutDropoutIsDeterministic) {
   EXPECT_EQ(model(x).to_vector<float>(), model(x).to_vector<float>());
 }
 
+// The spatial blocks run each BatchNorm2d + ReLU as one fused operation, except under a
+// forward observer (module by module, so each reports): both give bit-identical outputs,
+// running statistics and gradients, in training and in evaluation.
+TEST(HarnetModel, FusedSpatialBlocksMatchModuleByModule) {
+  struct NoOpObserver : nn::ForwardObserver {
+    void on_forward(const nn::Module&, const std::vector<Tensor>&) override {}
+  };
+  for (bool training : {true, false}) {
+    std::vector<std::vector<float>> results[2];
+    for (int observed = 0; observed < 2; ++observed) {
+      Generator gen(7);
+      HARNet model(without_dropout(tiny_config()), gen);
+      model.train(training);
+      const Tensor x = randn({3, 4, 5, 2}, gen);
+      NoOpObserver observer;
+      std::unique_ptr<nn::ScopedForwardObserver> scope;
+      if (observed) scope = std::make_unique<nn::ScopedForwardObserver>(observer);
+      sum(model(x)).backward();
+      results[observed].push_back(model(x).to_vector<float>());
+      for (const auto& [name, t] : model.state_dict()) results[observed].push_back(t.to_vector<float>());
+      for (const Tensor& p : model.parameters()) results[observed].push_back(p.grad().to_vector<float>());
+    }
+    EXPECT_TRUE(results[0] == results[1]) << (training ? "training" : "evaluation");
+  }
+}
+
 TEST(HarnetModel, RunsInFloat64) {
   Generator gen(6);
   HARNet model(tiny_config(), gen);

@@ -17,6 +17,7 @@
 #include "autograd/generator.h"
 #include "autograd/parallel.h"
 #include "ops/pool.h"
+#include "ops/shape.h"
 
 namespace harnet {
 namespace {
@@ -252,6 +253,40 @@ TEST(MaxPool, MatchesReferenceForwardIndicesAndBackward) {
       EXPECT_TRUE(close(out2, out.detach(), 0.0));
       out2.backward(g);
       EXPECT_TRUE(close(x2.grad(), x.grad(), 0.0));
+    }
+  }
+}
+
+// The pairwise kernel (windows (1, 2), stride (1, 2): one flag per output instead of an
+// index) against the reference: even and odd widths in floor and ceil mode, 1-d and 2-d,
+// inputs full of ties, NaN and -inf, and an incoming gradient that is a permuted view (as
+// HARNet's permute + reshape after the pool hands it back).
+TEST(MaxPool, PairwiseWindowsMatchTheReferenceWithTiesNaNAndStridedGradients) {
+  const std::vector<double> specials = {1.0, 1.0, kNaN, -kInf, 0.0, -0.0, 2.0, kNaN};
+  for (DType dt : {kFloat64, kFloat32}) {
+    for (int64_t width : {1, 2, 7, 8, 25}) {
+      for (bool ceil_mode : {false, true}) {
+        if (!ceil_mode && width == 1) continue;  // no full window
+        Generator gen(static_cast<uint64_t>(width));
+        const Shape shape = {2, 3, 4, width};
+        std::vector<double> v = randn(shape, gen).to_vector<double>();
+        for (size_t i = 0; i < v.size(); i += 3) v[i] = specials[(i / 3) % specials.size()];
+        const Tensor x = values(v, shape, dt).set_requires_grad(true);
+        const MaxPool2dOptions o{.ceil_mode = ceil_mode};
+        const Tensor out = max_pool2d(x, {1, 2}, o);
+        SCOPED_TRACE(str_cat("width ", width, ceil_mode ? " ceil " : " floor ", dtype_name(dt)));
+        EXPECT_TRUE(close(out, max_pool2d_reference(x.detach(), {1, 2}, o).first, 0.0));
+        // The gradient as a [2, 4, 3, out_w] tensor seen through a permutation to [2, 3, 4, out_w].
+        const Tensor g_storage = randn({2, 4, 3, out.size(-1)}, gen, dt);
+        const Shape& st = g_storage.strides();
+        const Tensor g = g_storage.as_strided(out.shape(), {st[0], st[2], st[1], 1}, 0);
+        ASSERT_FALSE(g.is_contiguous());
+        out.backward(g);
+        EXPECT_TRUE(close(x.grad(), max_pool2d_backward_reference(g.contiguous_copy(), x.detach(), {1, 2}, o), 0.0));
+        // 1-d: the same windows over rows of the [6, 4, width] view.
+        const Tensor x1 = reshape(x.detach(), {6, 4, width});
+        EXPECT_TRUE(close(max_pool1d(x1, 2, {.ceil_mode = ceil_mode}), reshape(out.detach(), {6, 4, out.size(-1)}), 0.0));
+      }
     }
   }
 }

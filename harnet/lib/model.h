@@ -87,6 +87,8 @@ class HARNet : public nn::UnaryModule {
   // gradchecks) -> logits [B, classes]. Throws naming the expected shape when x does not fit
   // the configuration, and both dtypes when they differ.
   Tensor forward(const Tensor& x) override;
+  // The spatial blocks: x [B, C_in, T, J] -> [B, C_last, T, J'].
+  Tensor spatial_forward(const Tensor& x);
 
   std::string type_name() const override { return "HARNet"; }
   const HARNetConfig& config() const { return config_; }

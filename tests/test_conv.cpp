@@ -223,6 +223,22 @@ TEST(Conv2d, MatchesReferenceOnLargerBatches) {
   check_against_reference<double>({"batch_groups", {9, 8, 7, 6}, {8, 4, 3, 3}, {.padding = 1, .groups = 2}}, false);
 }
 
+// From 16 samples on, each sample's products are whole BLAS calls (gemm_untiled): the same
+// checks on batches of 16 and more, HARNet's kernel on odd planes included.
+TEST(Conv2d, MatchesReferenceOnBatchesOfWholeProducts) {
+  const std::vector<Conv2dCase> cases = {
+      {"harnet_13joints", {16, 8, 5, 13}, {12, 8, 1, 3}, {.padding = {0, 1}}},
+      {"one_joint", {17, 3, 4, 1}, {5, 3, 1, 3}, {.padding = {0, 1}}},
+      {"row_shorter_than_kernel_one_channel", {16, 1, 3, 2}, {4, 1, 1, 3}, {.padding = {0, 1}}, false},
+      {"kernel_3x3_groups", {16, 4, 5, 5}, {6, 2, 3, 3}, {.padding = 1, .groups = 2}},
+      {"pointwise_1x1", {18, 5, 2, 3}, {4, 5, 1, 1}, {}},
+  };
+  for (const Conv2dCase& c : cases) {
+    check_against_reference<float>(c, false);
+    check_against_reference<double>(c, true);
+  }
+}
+
 // HARNet's (1, 3) kernel with padding (0, 1) takes the whole-plane path (im2col_rows); the
 // same kernel with padding (1, 1) takes the generic one and gives the same values in the
 // interior rows, and the same gradients when the extra rows get a zero upstream gradient.
@@ -478,6 +494,7 @@ TEST(Conv2d, IdenticalForAnyThreadCount) {
     Conv2dOptions options;
   };
   const std::vector<Case> cases = {{{12, 16, 20, 25}, {32, 16, 1, 3}, {.padding = {0, 1}}},
+                                   {{20, 16, 10, 13}, {32, 16, 1, 3}, {.padding = {0, 1}}},  // whole products
                                    {{3, 8, 9, 9}, {8, 4, 3, 3}, {.stride = {2, 1}, .padding = 1, .groups = 2}},
                                    {{1, 32, 40, 40}, {32, 32, 3, 3}, {.padding = 1}}};  // one large sample
   for (const Case& c : cases) {

@@ -26,8 +26,10 @@
 // C_in * k, and the padded copies are not free), so it is not kept.
 //
 // Parallelism and determinism: samples are processed in parallel (each output sample and
-// each input gradient written by one task, its GEMMs split by gemm() only in serial runs,
-// which does not change values: gemm's tiling depends on the shape alone). The weight and
+// each input gradient written by one task). With 16 parallel items or more each product is
+// one whole BLAS call (gemm_untiled); below that gemm() tiles it, and the tiles run in
+// parallel only in serial runs, which does not change values: both the choice and gemm's
+// tiling depend on the shape alone. The weight and
 // bias gradients sum over the batch in chunks of samples fixed by the shape (never by the
 // thread count), each chunk accumulating its samples in order into its own partial, and the
 // partials are added in chunk order: results are bit-identical for any thread count.

@@ -8,13 +8,14 @@
 // four contiguous runs of tiles; for float32 with AVX2 a row's tiles are computed eight at a
 // time (even / odd shuffles split the pairs), otherwise by scalar loops.
 //
-// Parallelism and determinism: groups of samples (forward, input gradient) or fixed chunks of
-// samples (weight gradient, partials added in chunk order) run in parallel; the groups, the
-// chunks and the choice between whole BLAS calls and gemm()'s tiles depend on the shape only.
+// Parallelism and determinism: the groups run in parallel, each writing its own output rows
+// (forward, input gradient); the weight gradient sums fixed chunks of consecutive groups in
+// parallel, each into its own partial, and adds the partials in chunk order. The groups, the
+// chunks and the choice between whole BLAS calls and gemm()'s tiles depend on the shape only,
+// so results are bit-identical for any thread count.
 #include "ops/winograd.h"
 
 #include <algorithm>
-#include <type_traits>
 
 #if defined(__AVX2__)
 #include <immintrin.h>
@@ -33,8 +34,10 @@ constexpr int64_t kPositions = 4;
 constexpr int64_t kGroupColumns = 1024;
 // From this many parallel items on, each product is one whole BLAS call (as in ops/conv.cpp).
 constexpr int64_t kWholeProductItems = 16;
-// The weight gradient sums the batch in at most this many chunks of samples.
+// The weight gradient sums the batch in at most this many chunks of groups (balanced for 1, 2,
+// 4, 8 and 16 threads) whose partials hold at most kPartialBudget elements in all.
 constexpr int64_t kGradientChunks = 16;
+constexpr int64_t kPartialBudget = int64_t{1} << 22;
 
 struct Tiles {
   int64_t per_row = 0;        // ceil(W / 2) tiles per image row
@@ -315,7 +318,8 @@ void winograd_conv_weight_gradient(const WinogradConv& s, const T* x, const T* g
   const Tiles t = tiles_of(s);
   const int64_t ld = t.columns();
   // Chunk c sums groups [c * groups / chunks, (c + 1) * groups / chunks) into partial c [4][O][C].
-  const int64_t chunks = std::min(kGradientChunks, t.groups);
+  const int64_t chunks =
+      std::clamp<int64_t>(kPartialBudget / (kPositions * matrix), 1, std::min(kGradientChunks, t.groups));
   const auto product = product_gemm<T>(chunks);
   auto partials = scratch_buffer<T>(chunks * kPositions * matrix);
   parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {

@@ -469,8 +469,7 @@ void conv_backward(const ConvGeometry& g, const T* x, const T* w, const T* grad_
   const int64_t w_size = g.out_channels * patch;
   const bool identity = g.im2col_is_identity(), rows_only = !identity && g.rows_only();
   if (winograd_applies(g)) {  // the bias gradient (if needed) below
-    if (grad_x != nullptr) winograd_conv_input_gradient(winograd_shape(g), w, grad_out, grad_x);
-    if (grad_w != nullptr) winograd_conv_weight_gradient(winograd_shape(g), x, grad_out, grad_w);
+    if (grad_x != nullptr || grad_w != nullptr) winograd_conv_backward(winograd_shape(g), x, w, grad_out, grad_x, grad_w);
     if (grad_b == nullptr) return;
     grad_x = grad_w = nullptr;
   }

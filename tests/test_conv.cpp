@@ -265,11 +265,16 @@ void check_winograd_kernels(const Shape& input, int64_t out_channels) {
 
   Tensor y = empty(want.shape(), dtype), grad_x = empty(input, dtype), grad_w = empty(w.shape(), dtype);
   winograd_conv_forward(shape, x.data<T>(), w.data<T>(), b.data<T>(), y.data<T>());
-  winograd_conv_input_gradient(shape, w.data<T>(), grad_out.data<T>(), grad_x.data<T>());
-  winograd_conv_weight_gradient(shape, x.data<T>(), grad_out.data<T>(), grad_w.data<T>());
+  winograd_conv_backward(shape, x.data<T>(), w.data<T>(), grad_out.data<T>(), grad_x.data<T>(), grad_w.data<T>());
   EXPECT_TRUE(close(y, want, tol)) << name << " forward";
   EXPECT_TRUE(close(grad_x, ref.grad_input, tol)) << name << " grad_input";
   EXPECT_TRUE(close(grad_w, ref.grad_weight, tol)) << name << " grad_weight";
+  // Each gradient alone: the same values.
+  Tensor only_x = empty(input, dtype), only_w = empty(w.shape(), dtype);
+  winograd_conv_backward(shape, x.data<T>(), w.data<T>(), grad_out.data<T>(), only_x.data<T>(), static_cast<T*>(nullptr));
+  winograd_conv_backward(shape, x.data<T>(), w.data<T>(), grad_out.data<T>(), static_cast<T*>(nullptr), only_w.data<T>());
+  EXPECT_EQ(only_x.to_vector<double>(), grad_x.to_vector<double>()) << name;
+  EXPECT_EQ(only_w.to_vector<double>(), grad_w.to_vector<double>()) << name;
 }
 
 const std::vector<std::pair<Shape, int64_t>> kWinogradShapes = {

@@ -465,14 +465,13 @@ int64_t gradient_chunks(const ConvGeometry& g) {
 template <class T>
 void conv_backward(const ConvGeometry& g, const T* x, const T* w, const T* grad_out, T* grad_x, T* grad_w,
                    T* grad_b) {
+  if (winograd_applies(g)) {
+    winograd_conv_backward(winograd_shape(g), x, w, grad_out, grad_x, grad_w, grad_b);
+    return;
+  }
   const int64_t in_g = g.in_per_group(), out_g = g.out_per_group(), patch = g.patch(), plane = g.out_plane();
   const int64_t w_size = g.out_channels * patch;
   const bool identity = g.im2col_is_identity(), rows_only = !identity && g.rows_only();
-  if (winograd_applies(g)) {  // the bias gradient (if needed) below
-    if (grad_x != nullptr || grad_w != nullptr) winograd_conv_backward(winograd_shape(g), x, w, grad_out, grad_x, grad_w);
-    if (grad_b == nullptr) return;
-    grad_x = grad_w = nullptr;
-  }
   const bool need_x = grad_x != nullptr, need_w = grad_w != nullptr, need_b = grad_b != nullptr;
   if (g.batch == 0) {  // nothing to sum
     if (need_w) std::fill(grad_w, grad_w + w_size, T(0));

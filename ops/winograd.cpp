@@ -8,8 +8,9 @@
 // four contiguous runs of tiles; for float32 with AVX2 a row's tiles are computed eight at a
 // time (even / odd shuffles split the pairs), otherwise by scalar loops.
 //
-// The backward pass does both gradients in one pass over the groups, so each group's grad_out
-// comes from memory once (3% faster than two passes).
+// The backward pass does all three gradients in one pass over the groups, so each group's
+// grad_out comes from memory once (3% faster than separate passes); the bias gradient is the
+// row sums of E_1 = e0 + e1, in float64.
 //
 // Parallelism and determinism: the forward pass runs the groups in parallel, each writing its
 // own output rows; the backward pass runs fixed chunks of consecutive groups in parallel,
@@ -28,6 +29,7 @@
 #include "autograd/allocator.h"
 #include "autograd/parallel.h"
 #include "ops/blas.h"
+#include "ops/reduce_kernels.h"
 
 namespace harnet {
 
@@ -306,11 +308,13 @@ void winograd_conv_forward(const WinogradConv& s, const T* x, const T* w, const 
 }
 
 template <class T>
-void winograd_conv_backward(const WinogradConv& s, const T* x, const T* w, const T* grad_out, T* grad_x, T* grad_w) {
+void winograd_conv_backward(const WinogradConv& s, const T* x, const T* w, const T* grad_out, T* grad_x, T* grad_w,
+                            T* grad_b) {
   const int64_t in_ch = s.in_channels, out_ch = s.out_channels, matrix = out_ch * in_ch;
-  const bool need_x = grad_x != nullptr, need_w = grad_w != nullptr;
+  const bool need_x = grad_x != nullptr, need_w = grad_w != nullptr, need_b = grad_b != nullptr;
   if (s.batch == 0) {
     if (need_w) std::fill(grad_w, grad_w + 3 * matrix, T(0));
+    if (need_b) std::fill(grad_b, grad_b + out_ch, T(0));
     return;
   }
   // u [4][C][O] from w [O, C, 1, 3], taps reversed
@@ -324,31 +328,50 @@ void winograd_conv_backward(const WinogradConv& s, const T* x, const T* w, const
       std::clamp<int64_t>(kPartialBudget / (kPositions * matrix), 1, std::min(kGradientChunks, t.groups));
   const auto product = product_gemm<T>(chunks);
   auto partials = scratch_buffer<T>(chunks * kPositions * matrix, need_w);
+  auto partial_bias = scratch_buffer<double>(chunks * out_ch, need_b);
   parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
     auto v = scratch_buffer<T>(kPositions * std::max(in_ch, out_ch) * ld);
     auto m = scratch_buffer<T>(kPositions * std::max(in_ch, out_ch) * ld);
     for (int64_t c = c0; c < c1; ++c) {
       const int64_t first = c * t.groups / chunks, last = (c + 1) * t.groups / chunks;
       T* partial = need_w ? partials.get() + c * kPositions * matrix : nullptr;
+      double* bias_sums = need_b ? partial_bias.get() + c * out_ch : nullptr;
       for (int64_t g = first; g < last; ++g) {
         const Group gr = group_of(s, t, g);
         if (need_x)
           correlate_group(s, t, gr, out_ch, in_ch, grad_out, u.get(), static_cast<const T*>(nullptr), grad_x, v.get(),
                           m.get(), product);
-        if (!need_w) continue;
+        if (!need_w && !need_b) continue;
         // e = (A e) of grad_out in m, v = (B^T d) of x
+        const int64_t columns = gr.rows * t.per_row;
         for (int64_t o = 0; o < out_ch; ++o)
           gradient_rows(grad_out + ((gr.n * out_ch + o) * s.height + gr.row0) * s.width, gr.rows, s.width, t.per_row,
                         m.get() + o * ld, out_ch * ld);
+        if (need_b) {
+          // E_1 = e0 + e1 per tile: its row sums are grad_out's
+          for (int64_t o = 0; o < out_ch; ++o) {
+            const T* e1 = m.get() + (out_ch + o) * ld;
+            const double sum = detail::sum_lanes(columns, [e1](int64_t k) { return static_cast<double>(e1[k]); });
+            bias_sums[o] = g == first ? sum : bias_sums[o] + sum;
+          }
+        }
+        if (!need_w) continue;
         transform_inputs(s, t, gr, x, in_ch, v.get(), ld);
         for (int64_t xi = 0; xi < kPositions; ++xi) {
           // P_xi [O, C] (+)= E_xi [O, columns] x V_xi [C, columns]^T
-          product(false, true, out_ch, in_ch, gr.rows * t.per_row, T(1), m.get() + xi * out_ch * ld, ld,
+          product(false, true, out_ch, in_ch, columns, T(1), m.get() + xi * out_ch * ld, ld,
                   v.get() + xi * in_ch * ld, ld, g == first ? T(0) : T(1), partial + xi * matrix, in_ch);
         }
       }
     }
   });
+  if (need_b) {
+    for (int64_t o = 0; o < out_ch; ++o) {
+      double sum = 0;
+      for (int64_t c = 0; c < chunks; ++c) sum += partial_bias[c * out_ch + o];
+      grad_b[o] = static_cast<T>(sum);
+    }
+  }
   if (!need_w) return;
   // Partials added in chunk order, then grad_w[o, c] = G^T P[.][o][c].
   T* total = partials.get();
@@ -368,8 +391,8 @@ template void winograd_conv_forward<float>(const WinogradConv&, const float*, co
 template void winograd_conv_forward<double>(const WinogradConv&, const double*, const double*, const double*,
                                             double*);
 template void winograd_conv_backward<float>(const WinogradConv&, const float*, const float*, const float*, float*,
-                                            float*);
+                                            float*, float*);
 template void winograd_conv_backward<double>(const WinogradConv&, const double*, const double*, const double*, double*,
-                                             double*);
+                                             double*, double*);
 
 }  // namespace harnet

@@ -29,11 +29,11 @@ struct WinogradConv {
 template <class T>
 void winograd_conv_forward(const WinogradConv& shape, const T* x, const T* w, const T* bias, T* out);
 
-// grad_x [N, C, H, W] and grad_w [O, C, 1, 3] from x, w and grad_out [N, O, H, W], each
-// computed only when its pointer is set. grad_w sums the batch in chunks of samples fixed by
-// the shape: bit-identical for any thread count.
+// grad_x [N, C, H, W], grad_w [O, C, 1, 3] and grad_b [O] from x, w and grad_out [N, O, H, W],
+// each computed only when its pointer is set. grad_w and grad_b sum the batch in chunks of
+// samples fixed by the shape: bit-identical for any thread count.
 template <class T>
 void winograd_conv_backward(const WinogradConv& shape, const T* x, const T* w, const T* grad_out, T* grad_x,
-                            T* grad_w);
+                            T* grad_w, T* grad_b);
 
 }  // namespace harnet

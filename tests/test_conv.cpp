@@ -261,18 +261,23 @@ void check_winograd_kernels(const Shape& input, int64_t out_channels) {
   const Conv2dOptions options{.padding = {0, 1}};
   const Tensor want = conv2d_reference(x, w, b, options);
   const Tensor grad_out = randn(want.shape(), gen, dtype);
-  const ConvGradients ref = conv2d_backward_reference(x, w, grad_out, false, options);
+  const ConvGradients ref = conv2d_backward_reference(x, w, grad_out, true, options);
 
   Tensor y = empty(want.shape(), dtype), grad_x = empty(input, dtype), grad_w = empty(w.shape(), dtype);
+  Tensor grad_b = empty({out_channels}, dtype);
   winograd_conv_forward(shape, x.data<T>(), w.data<T>(), b.data<T>(), y.data<T>());
-  winograd_conv_backward(shape, x.data<T>(), w.data<T>(), grad_out.data<T>(), grad_x.data<T>(), grad_w.data<T>());
+  winograd_conv_backward(shape, x.data<T>(), w.data<T>(), grad_out.data<T>(), grad_x.data<T>(), grad_w.data<T>(),
+                         grad_b.data<T>());
   EXPECT_TRUE(close(y, want, tol)) << name << " forward";
   EXPECT_TRUE(close(grad_x, ref.grad_input, tol)) << name << " grad_input";
   EXPECT_TRUE(close(grad_w, ref.grad_weight, tol)) << name << " grad_weight";
+  EXPECT_TRUE(close(grad_b, ref.grad_bias, tol)) << name << " grad_bias";
   // Each gradient alone: the same values.
   Tensor only_x = empty(input, dtype), only_w = empty(w.shape(), dtype);
-  winograd_conv_backward(shape, x.data<T>(), w.data<T>(), grad_out.data<T>(), only_x.data<T>(), static_cast<T*>(nullptr));
-  winograd_conv_backward(shape, x.data<T>(), w.data<T>(), grad_out.data<T>(), static_cast<T*>(nullptr), only_w.data<T>());
+  winograd_conv_backward(shape, x.data<T>(), w.data<T>(), grad_out.data<T>(), only_x.data<T>(), static_cast<T*>(nullptr),
+                         static_cast<T*>(nullptr));
+  winograd_conv_backward(shape, x.data<T>(), w.data<T>(), grad_out.data<T>(), static_cast<T*>(nullptr), only_w.data<T>(),
+                         static_cast<T*>(nullptr));
   EXPECT_EQ(only_x.to_vector<double>(), grad_x.to_vector<double>()) << name;
   EXPECT_EQ(only_w.to_vector<double>(), grad_w.to_vector<double>()) << name;
 }

@@ -14,10 +14,10 @@
 //
 // Parallelism and determinism: the forward pass runs the groups in parallel, each writing its
 // own output rows; the backward pass runs fixed chunks of consecutive groups in parallel,
-// each writing its own input-gradient rows and summing its weight gradient into its own
-// partial, and adds the partials in chunk order. The groups, the
-// chunks and the choice between whole BLAS calls and gemm()'s tiles depend on the shape only,
-// so results are bit-identical for any thread count.
+// each writing its own input-gradient rows and summing its weight and bias gradients into its
+// own partials, and adds the partials in chunk order. The groups, the chunks and the choice
+// between whole BLAS calls and gemm()'s tiles depend on the shape only, so results are
+// bit-identical for any thread count.
 #include "ops/winograd.h"
 
 #include <algorithm>

@@ -57,7 +57,8 @@ struct Tiles {
 Tiles tiles_of(const WinogradConv& s) {
   Tiles t;
   t.per_row = (s.width + 1) / 2;
-  const int64_t parts = std::clamp<int64_t>((s.height * t.per_row + kGroupColumns - 1) / kGroupColumns, 1, std::max<int64_t>(s.height, 1));
+  const int64_t parts = std::clamp<int64_t>((s.height * t.per_row + kGroupColumns - 1) / kGroupColumns, 1,
+                                            std::max<int64_t>(s.height, 1));
   t.rows = (s.height + parts - 1) / parts;
   t.per_sample = (s.height + t.rows - 1) / t.rows;
   t.groups = s.batch * t.per_sample;
@@ -137,7 +138,8 @@ void output_rows(const T* m, int64_t rows, int64_t width, int64_t per_row, int64
 
 // The lanes l with 0 <= first + l < end.
 __m256i lanes_within(int64_t first, int64_t end) {
-  const __m256i index = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(first)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  const __m256i index =
+      _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(first)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
   return _mm256_and_si256(_mm256_cmpgt_epi32(index, _mm256_set1_epi32(-1)),
                           _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(end)), index));
 }

@@ -274,10 +274,9 @@ void check_winograd_kernels(const Shape& input, int64_t out_channels) {
   EXPECT_TRUE(close(grad_b, ref.grad_bias, tol)) << name << " grad_bias";
   // Each gradient alone: the same values.
   Tensor only_x = empty(input, dtype), only_w = empty(w.shape(), dtype);
-  winograd_conv_backward(shape, x.data<T>(), w.data<T>(), grad_out.data<T>(), only_x.data<T>(), static_cast<T*>(nullptr),
-                         static_cast<T*>(nullptr));
-  winograd_conv_backward(shape, x.data<T>(), w.data<T>(), grad_out.data<T>(), static_cast<T*>(nullptr), only_w.data<T>(),
-                         static_cast<T*>(nullptr));
+  T* none = nullptr;
+  winograd_conv_backward(shape, x.data<T>(), w.data<T>(), grad_out.data<T>(), only_x.data<T>(), none, none);
+  winograd_conv_backward(shape, x.data<T>(), w.data<T>(), grad_out.data<T>(), none, only_w.data<T>(), none);
   EXPECT_EQ(only_x.to_vector<double>(), grad_x.to_vector<double>()) << name;
   EXPECT_EQ(only_w.to_vector<double>(), grad_w.to_vector<double>()) << name;
 }

@@ -4,7 +4,8 @@
 // more than kGroupColumns tiles; tile (t, i) is column (t - row0) * per_row + i of every
 // transformed matrix (per_row = ceil(W / 2) tiles per image row). Whole samples measured
 // fastest (HARNet: 420 and 780 columns per GEMM): smaller groups make BLAS slower by more
-// than they save in cache misses. The transforms work one image row at a time and write
+// than they save in cache misses, and groups of several samples were no faster (two at 13
+// joints) or slower (six: 30%), their buffers no longer fitting in the cache. The transforms work one image row at a time and write
 // four contiguous runs of tiles; for float32 with AVX2 a row's tiles are computed eight at a
 // time (even / odd shuffles split the pairs), otherwise by scalar loops.
 //

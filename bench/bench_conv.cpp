@@ -67,6 +67,29 @@ void BM_conv2d_forward_backward(benchmark::State& state) {
   state.counters["threads"] = harnet::get_num_threads();
 }
 
+// The backward pass alone, one direction at a time (arg 3: 0 = the input gradient, 1 = the weight
+// and bias gradients), from a graph recorded once: which of them dominates a layer's step.
+void BM_conv2d_backward(benchmark::State& state) {
+  ConvInputs in(state);
+  const bool weight_side = state.range(3) == 1;
+  in.x.set_requires_grad(!weight_side);
+  in.weight.set_requires_grad(weight_side);
+  in.bias.set_requires_grad(weight_side);
+  for (auto _ : state) {
+    state.PauseTiming();
+    Tensor y = harnet::conv2d(in.x, in.weight, in.bias, kJointKernel);
+    in.x.zero_grad();
+    in.weight.zero_grad();
+    in.bias.zero_grad();
+    state.ResumeTiming();
+    y.backward(in.grad_out);
+    benchmark::DoNotOptimize(y.raw_data());
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(conv_flops(state), benchmark::Counter::kIsIterationInvariantRate,
+                                                 benchmark::Counter::kIs1000);
+  state.counters["threads"] = harnet::get_num_threads();
+}
+
 BENCHMARK(BM_conv2d_forward)
     ->ArgNames({"cin", "cout", "J"})
     ->Args({3, 64, 25})
@@ -80,6 +103,14 @@ BENCHMARK(BM_conv2d_forward_backward)
     ->Args({3, 64, 25})
     ->Args({64, 64, 25})
     ->Args({64, 128, 13})
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(0.3)
+    ->UseRealTime();
+BENCHMARK(BM_conv2d_backward)
+    ->ArgNames({"cin", "cout", "J", "weight"})
+    ->ArgsProduct({{64}, {64}, {25}, {0, 1}})
+    ->Args({3, 64, 25, 1})
+    ->ArgsProduct({{64}, {128}, {13}, {0, 1}})
     ->Unit(benchmark::kMillisecond)
     ->MinTime(0.3)
     ->UseRealTime();

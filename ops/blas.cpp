@@ -123,18 +123,18 @@ void gemm_split_k(const Tiling& t, bool trans_a, bool trans_b, int64_t m, int64_
   });
 }
 
-}  // namespace
-
+// The argument checks and the degenerate sizes shared by gemm() and gemm_untiled(): true
+// when a BLAS call is still needed.
 template <class T>
-void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
-          const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+bool gemm_needs_blas(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T beta, int64_t lda, int64_t ldb,
+                     T* c, int64_t ldc) {
   HARNET_CHECK(m >= 0 && n >= 0 && k >= 0, "gemm: negative size m=", m, " n=", n, " k=", k);
-  if (m == 0 || n == 0) return;
+  if (m == 0 || n == 0) return false;
   HARNET_CHECK(ldc >= n, "gemm: ldc=", ldc, " is smaller than n=", n);
   if (k == 0) {  // BLAS leaves C alone for k = 0 only when beta = 1; be explicit
     for (int64_t i = 0; i < m; ++i)
       for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == T(0) ? T(0) : beta * c[i * ldc + j];
-    return;
+    return false;
   }
   // The row-major [rows, cols] matrices BLAS reads: a is [k, m] if trans_a else [m, k], etc.
   HARNET_CHECK(lda >= (trans_a ? m : k), "gemm: lda=", lda, " is too small for a ", (trans_a ? k : m), "x",
@@ -144,6 +144,22 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, 
   // OpenBLAS takes 32-bit ints (Debian's build is not ILP64).
   HARNET_CHECK(m <= INT_MAX && n <= INT_MAX && k <= INT_MAX && lda <= INT_MAX && ldb <= INT_MAX && ldc <= INT_MAX,
                "gemm: sizes m=", m, " n=", n, " k=", k, " or leading dimensions exceed the 32-bit range of BLAS");
+  return true;
+}
+
+}  // namespace
+
+template <class T>
+void gemm_untiled(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
+                  const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  if (gemm_needs_blas(trans_a, trans_b, m, n, k, beta, lda, ldb, c, ldc))
+    blas_call(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+template <class T>
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
+          const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  if (!gemm_needs_blas(trans_a, trans_b, m, n, k, beta, lda, ldb, c, ldc)) return;
 
   const Tiling t = make_tiling(m, n, k);
   if (t.chunks_k > 1) {
@@ -189,6 +205,10 @@ template void gemm<float>(bool, bool, int64_t, int64_t, int64_t, float, const fl
                           int64_t, float, float*, int64_t);
 template void gemm<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t, const double*,
                            int64_t, double, double*, int64_t);
+template void gemm_untiled<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t,
+                                  const float*, int64_t, float, float*, int64_t);
+template void gemm_untiled<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t,
+                                   const double*, int64_t, double, double*, int64_t);
 template void gemm_reference<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t,
                                     const float*, int64_t, float, float*, int64_t);
 template void gemm_reference<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t,

@@ -1,5 +1,7 @@
 // Convolutions: conv2d (F.conv2d) and conv1d (F.conv1d, a conv2d of height 1), forward and
-// backward side by side, as im2col + GEMM.
+// backward side by side, as im2col + GEMM; HARNet's (1, 3) joint kernels with padding (0, 1)
+// and 8 or more channels on both sides as Winograd F(2, 3) instead (ops/winograd.h, chosen
+// by shape alone; see winograd_applies).
 //
 // Per sample n and group g (C_g = C_in / groups input and O_g = C_out / groups output
 // channels, patch = C_g * kH * kW, plane = H_out * W_out):
@@ -26,8 +28,10 @@
 // C_in * k, and the padded copies are not free), so it is not kept.
 //
 // Parallelism and determinism: samples are processed in parallel (each output sample and
-// each input gradient written by one task, its GEMMs split by gemm() only in serial runs,
-// which does not change values: gemm's tiling depends on the shape alone). The weight and
+// each input gradient written by one task). With 16 parallel items or more each product is
+// one whole BLAS call (gemm_untiled); below that gemm() tiles it, and the tiles run in
+// parallel only in serial runs, which does not change values: both the choice and gemm's
+// tiling depend on the shape alone. The weight and
 // bias gradients sum over the batch in chunks of samples fixed by the shape (never by the
 // thread count), each chunk accumulating its samples in order into its own partial, and the
 // partials are added in chunk order: results are bit-identical for any thread count.
@@ -41,6 +45,7 @@
 #include "autograd/autograd.h"
 #include "autograd/parallel.h"
 #include "ops/blas.h"
+#include "ops/winograd.h"
 
 namespace harnet {
 
@@ -53,6 +58,12 @@ constexpr int64_t kLargeProduct = int64_t{1} << 18;
 constexpr int64_t kGradientChunks = 16;
 // ... whose partials hold at most this many elements (16 MB in float32).
 constexpr int64_t kPartialBudget = int64_t{1} << 22;
+// From this many parallel items on (samples in the forward pass, chunks of samples in the
+// backward pass), the items alone keep the threads busy and each per-sample product is one
+// whole BLAS call (gemm_untiled): 3-4% faster than gemm()'s tiles at HARNet's sizes, which
+// only pay when one product must be split across threads. Chosen by shape alone, as
+// determinism requires.
+constexpr int64_t kUntiledItems = kGradientChunks;
 
 // ---------------------------------------------------------------- geometry
 
@@ -363,6 +374,12 @@ ScratchBuffer<T> scratch(bool needed, int64_t n) {
   return scratch_buffer<T>(n, needed);
 }
 
+// The GEMM for the per-sample products, given the number of parallel items: see kUntiledItems.
+template <class T>
+auto sample_gemm(int64_t items) {
+  return items >= kUntiledItems ? &gemm_untiled<T> : &gemm<T>;
+}
+
 // Runs body(i0, i1) over [0, count): in parallel when the items keep every thread busy,
 // serially otherwise (few large items: gemm splits each product across threads instead).
 // Values never depend on which: see the file comment.
@@ -376,14 +393,40 @@ void for_each_item(int64_t count, int64_t work_per_item, F&& body) {
   parallel_for(0, count, std::max<int64_t>(1, kGrainSize / work), body);
 }
 
+// ---------------------------------------------------------------- Winograd
+
+// HARNet's (1, 3) joint kernels with padding (0, 1) run as Winograd F(2, 3) (ops/winograd.h):
+// 28 instead of 39 multiply-adds per row of 13 outputs and channel pair, 52 instead of 75 for
+// 25. At HARNet's 64->64 (25 joints) and 64->128 (13 joints) layers (one thread, batch 64)
+// the forward pass is 12-14% faster, the input gradient 18-24%, the weight and bias
+// gradients 17-20%, forward + backward 15-19%. Its GEMMs' inner size is C_in alone (C_out
+// for the input gradient) instead of 3 C_in, too thin for BLAS with few channels: the 3->64
+// input layer is twice as slow with it and keeps im2col.
+constexpr int64_t kWinogradMinChannels = 8;
+
+bool winograd_applies(const ConvGeometry& g) {
+  return g.rows_only() && g.kernel_w == 3 && g.dilation_w == 1 && g.pad_left == 1 && g.groups == 1 &&
+         g.in_channels >= kWinogradMinChannels && g.out_channels >= kWinogradMinChannels;
+}
+
+WinogradConv winograd_shape(const ConvGeometry& g) {
+  return {.batch = g.batch, .in_channels = g.in_channels, .out_channels = g.out_channels, .height = g.in_h,
+          .width = g.in_w};
+}
+
 // ---------------------------------------------------------------- forward
 
 // x [N, C_in, H, W], w [C_out, C_g, kH, kW], bias [C_out] or null -> out [N, C_out, H_out, W_out],
 // all contiguous.
 template <class T>
 void conv_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* out) {
+  if (winograd_applies(g)) {
+    winograd_conv_forward(winograd_shape(g), x, w, bias, out);
+    return;
+  }
   const int64_t in_g = g.in_per_group(), out_g = g.out_per_group(), patch = g.patch(), plane = g.out_plane();
   const bool identity = g.im2col_is_identity(), rows_only = !identity && g.rows_only();
+  const auto product = sample_gemm<T>(g.batch);
   for_each_item(g.batch, g.out_channels * patch * plane, [&](int64_t n0, int64_t n1) {
     auto cols = scratch<T>(!identity, patch * plane);
     for (int64_t n = n0; n < n1; ++n) {
@@ -400,7 +443,7 @@ void conv_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, 
             std::fill(out_group + o * plane, out_group + (o + 1) * plane, bias[grp * out_g + o]);
         }
         // out_group [O_g, plane] (+)= W_g [O_g, patch] x cols [patch, plane]
-        gemm<T>(false, false, out_g, plane, patch, T(1), w + grp * out_g * patch, patch,
+        product(false, false, out_g, plane, patch, T(1), w + grp * out_g * patch, patch,
                 identity ? x_group : cols.get(), plane, bias != nullptr ? T(1) : T(0), out_group, plane);
       }
     }
@@ -423,6 +466,10 @@ int64_t gradient_chunks(const ConvGeometry& g) {
 template <class T>
 void conv_backward(const ConvGeometry& g, const T* x, const T* w, const T* grad_out, T* grad_x, T* grad_w,
                    T* grad_b) {
+  if (winograd_applies(g)) {
+    winograd_conv_backward(winograd_shape(g), x, w, grad_out, grad_x, grad_w, grad_b);
+    return;
+  }
   const int64_t in_g = g.in_per_group(), out_g = g.out_per_group(), patch = g.patch(), plane = g.out_plane();
   const int64_t w_size = g.out_channels * patch;
   const bool identity = g.im2col_is_identity(), rows_only = !identity && g.rows_only();
@@ -436,6 +483,7 @@ void conv_backward(const ConvGeometry& g, const T* x, const T* w, const T* grad_
   // Chunk c sums samples [c * N / chunks, (c + 1) * N / chunks) into its partials; with one
   // chunk they are the gradients themselves.
   const int64_t chunks = need_w || need_b ? gradient_chunks(g) : g.batch;
+  const auto product = sample_gemm<T>(chunks);
   auto partial_w = scratch<T>(need_w && chunks > 1, chunks * w_size);
   auto partial_b = scratch<T>(need_b && chunks > 1, chunks * g.out_channels);
   const int64_t samples_per_chunk = (g.batch + chunks - 1) / chunks;
@@ -460,13 +508,13 @@ void conv_backward(const ConvGeometry& g, const T* x, const T* w, const T* grad_
             } else if (!identity) {
               im2col(x_group, g, cols.get());
             }
-            gemm<T>(false, true, out_g, patch, plane, T(1), g_group, plane, identity ? x_group : cols.get(), plane,
+            product(false, true, out_g, patch, plane, T(1), g_group, plane, identity ? x_group : cols.get(), plane,
                     n == s0 ? T(0) : T(1), chunk_w + grp * out_g * patch, patch);
           }
           if (need_x) {
             // grad_cols [patch, plane] = W_g^T [patch, O_g] x G [O_g, plane], folded back onto the input
             T* grad_x_group = grad_x + (n * g.in_channels + grp * in_g) * g.in_plane();
-            gemm<T>(true, false, patch, plane, out_g, T(1), w_group, patch, g_group, plane, T(0),
+            product(true, false, patch, plane, out_g, T(1), w_group, patch, g_group, plane, T(0),
                     identity ? grad_x_group : grad_cols.get(), plane);
             if (rows_only) {
               col2im_rows(grad_cols.get(), g, grad_x_group);

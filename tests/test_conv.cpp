@@ -1,12 +1,15 @@
 // The convolution family: conv2d / conv1d values on hand-computed examples, the optimised
 // forward and all three gradients against the naive references on many geometries (HARNet's
-// (1, k) kernels, strides, dilations, groups, depthwise, "same" padding, 1x1 kernels,
-// unbatched and strided inputs), output shapes, error messages, no-grad mode, gradients only
+// (1, k) kernels, the Winograd kernels on odd row lengths and channel counts, strides,
+// dilations, groups, depthwise, "same" padding, 1x1 kernels, unbatched and strided inputs),
+// output shapes, error messages, no-grad mode, gradients only
 // for the inputs that need them, and thread-count independence.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "tests/test_util.h"
@@ -14,6 +17,7 @@
 #include "autograd/generator.h"
 #include "autograd/parallel.h"
 #include "ops/conv.h"
+#include "ops/winograd.h"
 
 namespace harnet {
 namespace {
@@ -221,6 +225,106 @@ TEST(Conv2d, StridedOperandsMatchReference) {
 TEST(Conv2d, MatchesReferenceOnLargerBatches) {
   check_against_reference<float>({"harnet_batch", {10, 16, 12, 25}, {24, 16, 1, 3}, {.padding = {0, 1}}}, false);
   check_against_reference<double>({"batch_groups", {9, 8, 7, 6}, {8, 4, 3, 3}, {.padding = 1, .groups = 2}}, false);
+}
+
+// From 16 samples on, each sample's products are whole BLAS calls (gemm_untiled): the same
+// checks on batches of 16 and more, HARNet's kernel on odd planes included.
+TEST(Conv2d, MatchesReferenceOnBatchesOfWholeProducts) {
+  const std::vector<Conv2dCase> cases = {
+      {"harnet_13joints", {16, 8, 5, 13}, {12, 8, 1, 3}, {.padding = {0, 1}}},
+      {"one_joint", {17, 3, 4, 1}, {5, 3, 1, 3}, {.padding = {0, 1}}},
+      {"row_shorter_than_kernel_one_channel", {16, 1, 3, 2}, {4, 1, 1, 3}, {.padding = {0, 1}}, false},
+      {"kernel_3x3_groups", {16, 4, 5, 5}, {6, 2, 3, 3}, {.padding = 1, .groups = 2}},
+      {"pointwise_1x1", {18, 5, 2, 3}, {4, 5, 1, 1}, {}},
+  };
+  for (const Conv2dCase& c : cases) {
+    check_against_reference<float>(c, false);
+    check_against_reference<double>(c, true);
+  }
+}
+
+// ---------------------------------------------------------------- Winograd F(2, 3)
+
+// The Winograd kernels called directly (any channel count, also below conv2d's threshold)
+// against the naive reference: rows of one, two and odd lengths, rows of more than eight
+// tiles (two AVX2 chunks), one channel, one sample.
+template <class T>
+void check_winograd_kernels(const Shape& input, int64_t out_channels) {
+  const DType dtype = dtype_of<T>();
+  const double tol = std::is_same_v<T, float> ? 2e-5 : 1e-12;
+  const WinogradConv shape{.batch = input[0], .in_channels = input[1], .out_channels = out_channels,
+                           .height = input[2], .width = input[3]};
+  const std::string name = shape_str(input) + " -> " + std::to_string(out_channels) + " " + dtype_name(dtype);
+  Generator gen(31);
+  const Tensor x = randn(input, gen, dtype), w = randn({out_channels, input[1], 1, 3}, gen, dtype);
+  const Tensor b = randn({out_channels}, gen, dtype);
+  const Conv2dOptions options{.padding = {0, 1}};
+  const Tensor want = conv2d_reference(x, w, b, options);
+  const Tensor grad_out = randn(want.shape(), gen, dtype);
+  const ConvGradients ref = conv2d_backward_reference(x, w, grad_out, true, options);
+
+  Tensor y = empty(want.shape(), dtype), grad_x = empty(input, dtype), grad_w = empty(w.shape(), dtype);
+  Tensor grad_b = empty({out_channels}, dtype);
+  winograd_conv_forward(shape, x.data<T>(), w.data<T>(), b.data<T>(), y.data<T>());
+  winograd_conv_backward(shape, x.data<T>(), w.data<T>(), grad_out.data<T>(), grad_x.data<T>(), grad_w.data<T>(),
+                         grad_b.data<T>());
+  EXPECT_TRUE(close(y, want, tol)) << name << " forward";
+  EXPECT_TRUE(close(grad_x, ref.grad_input, tol)) << name << " grad_input";
+  EXPECT_TRUE(close(grad_w, ref.grad_weight, tol)) << name << " grad_weight";
+  EXPECT_TRUE(close(grad_b, ref.grad_bias, tol)) << name << " grad_bias";
+  // Each gradient alone: the same values.
+  Tensor only_x = empty(input, dtype), only_w = empty(w.shape(), dtype);
+  T* none = nullptr;
+  winograd_conv_backward(shape, x.data<T>(), w.data<T>(), grad_out.data<T>(), only_x.data<T>(), none, none);
+  winograd_conv_backward(shape, x.data<T>(), w.data<T>(), grad_out.data<T>(), none, only_w.data<T>(), none);
+  EXPECT_EQ(only_x.to_vector<double>(), grad_x.to_vector<double>()) << name;
+  EXPECT_EQ(only_w.to_vector<double>(), grad_w.to_vector<double>()) << name;
+}
+
+const std::vector<std::pair<Shape, int64_t>> kWinogradShapes = {
+    {{2, 3, 4, 1}, 2},   // one joint: a single tile, both neighbours padding
+    {{2, 3, 4, 2}, 5},   // two joints: one full tile
+    {{3, 4, 5, 13}, 6},  // HARNet's 13 joints: seven tiles, the last half outside
+    {{2, 2, 3, 25}, 3},  // 25 joints: thirteen tiles, two AVX2 chunks
+    {{1, 1, 6, 17}, 4},  // one sample, one input channel, nine tiles
+    {{1, 5, 1, 7}, 1},   // one output channel, one row
+    {{2, 3, 3, 32}, 2},  // even rows of two full chunks
+};
+
+TEST(Conv2dWinograd, KernelsMatchReferenceFloat) {
+  for (const auto& [input, out_channels] : kWinogradShapes) check_winograd_kernels<float>(input, out_channels);
+}
+TEST(Conv2dWinograd, KernelsMatchReferenceDouble) {
+  for (const auto& [input, out_channels] : kWinogradShapes) check_winograd_kernels<double>(input, out_channels);
+}
+
+// conv2d takes the Winograd path for (1, 3) kernels with padding (0, 1) and 8 or more
+// channels on both sides: the same checks through the autograd op, with strided operands
+// and batches large enough for whole BLAS calls and several gradient chunks.
+TEST(Conv2dWinograd, Conv2dMatchesReference) {
+  const std::vector<Conv2dCase> cases = {
+      {"one_joint", {2, 8, 3, 1}, {8, 8, 1, 3}, {.padding = {0, 1}}},
+      {"two_joints_no_bias", {1, 9, 2, 2}, {8, 9, 1, 3}, {.padding = {0, 1}}, false},
+      {"13_joints", {3, 8, 5, 13}, {16, 8, 1, 3}, {.padding = {0, 1}}},
+      {"25_joints_batch_18", {18, 8, 3, 25}, {10, 8, 1, 3}, {.padding = {0, 1}}},
+      {"conv1d_shaped", {1, 12, 1, 9}, {8, 12, 1, 3}, {.padding = {0, 1}}},
+  };
+  for (const Conv2dCase& c : cases) {
+    check_against_reference<float>(c, false);
+    check_against_reference<float>(c, true);
+    check_against_reference<double>(c, true);
+  }
+}
+
+// Winograd's extra float32 rounding stays small at HARNet's widest layer (128 input
+// channels, values of unit scale): within 1e-5 of the float64 result relative to its scale.
+TEST(Conv2dWinograd, Float32RoundingAtHarnetSize) {
+  Generator gen(8);
+  const Tensor x = randn({2, 128, 4, 13}, gen, kFloat64), w = randn({64, 128, 1, 3}, gen, kFloat64, 0.0, 0.1);
+  const Conv2dOptions options{.padding = {0, 1}};
+  const Tensor exact = conv2d(x, w, Tensor(), options);
+  const Tensor single = conv2d(x.cast(kFloat32), w.cast(kFloat32), Tensor(), options).cast(kFloat64);
+  EXPECT_TRUE(close(single, exact, 1e-5));
 }
 
 // HARNet's (1, 3) kernel with padding (0, 1) takes the whole-plane path (im2col_rows); the
@@ -478,6 +582,7 @@ TEST(Conv2d, IdenticalForAnyThreadCount) {
     Conv2dOptions options;
   };
   const std::vector<Case> cases = {{{12, 16, 20, 25}, {32, 16, 1, 3}, {.padding = {0, 1}}},
+                                   {{20, 16, 10, 13}, {32, 16, 1, 3}, {.padding = {0, 1}}},  // whole products
                                    {{3, 8, 9, 9}, {8, 4, 3, 3}, {.stride = {2, 1}, .padding = 1, .groups = 2}},
                                    {{1, 32, 40, 40}, {32, 32, 3, 3}, {.padding = 1}}};  // one large sample
   for (const Case& c : cases) {

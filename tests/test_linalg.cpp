@@ -36,10 +36,12 @@ struct GemmShape {
   int64_t m, n, k;
 };
 
-// gemm and gemm_reference on the same inputs, with leading dimensions padded beyond the
-// matrix (so ld is really used) and C prefilled; compares within a rounding bound.
+// gemm (or gemm_untiled) and gemm_reference on the same inputs, with leading dimensions
+// padded beyond the matrix (so ld is really used) and C prefilled; compares within a
+// rounding bound.
 template <class T>
-void check_gemm_against_reference(const GemmShape& s, bool ta, bool tb, T alpha, T beta, uint64_t seed) {
+void check_gemm_against_reference(const GemmShape& s, bool ta, bool tb, T alpha, T beta, uint64_t seed,
+                                  bool untiled = false) {
   Generator gen(seed);
   const int64_t a_rows = ta ? s.k : s.m, a_cols = ta ? s.m : s.k;
   const int64_t b_rows = tb ? s.n : s.k, b_cols = tb ? s.k : s.n;
@@ -48,7 +50,8 @@ void check_gemm_against_reference(const GemmShape& s, bool ta, bool tb, T alpha,
   std::vector<T> c = random_values<T>(s.m * ldc, gen);
   if (beta == T(0)) std::fill(c.begin(), c.end(), std::numeric_limits<T>::quiet_NaN());  // must be ignored
   std::vector<T> expected = c;
-  gemm<T>(ta, tb, s.m, s.n, s.k, alpha, a.data(), lda, b.data(), ldb, beta, c.data(), ldc);
+  (untiled ? gemm_untiled<T> : gemm<T>)(ta, tb, s.m, s.n, s.k, alpha, a.data(), lda, b.data(), ldb, beta, c.data(),
+                                        ldc);
   gemm_reference<T>(ta, tb, s.m, s.n, s.k, alpha, a.data(), lda, b.data(), ldb, beta, expected.data(), ldc);
 
   const double tol = std::is_same_v<T, float> ? 1e-5 : 1e-13;
@@ -85,32 +88,37 @@ const std::vector<GemmShape> kGemmShapes = {{1, 1, 1},       {7, 5, 3},      {13
                                             {40, 30, 1000},  {200, 50, 2100}, {530, 40, 600}};
 
 template <class T>
-void gemm_against_reference_all() {
+void gemm_against_reference_all(bool untiled) {
   uint64_t seed = 0;
   for (const GemmShape& s : kGemmShapes)
     for (bool ta : {false, true})
       for (bool tb : {false, true}) {
-        check_gemm_against_reference<T>(s, ta, tb, T(1), T(0), ++seed);
-        check_gemm_against_reference<T>(s, ta, tb, T(-0.5), T(0.75), ++seed);
+        check_gemm_against_reference<T>(s, ta, tb, T(1), T(0), ++seed, untiled);
+        check_gemm_against_reference<T>(s, ta, tb, T(-0.5), T(0.75), ++seed, untiled);
       }
 }
 
-TEST(Gemm, MatchesReferenceFloat) { gemm_against_reference_all<float>(); }
-TEST(Gemm, MatchesReferenceDouble) { gemm_against_reference_all<double>(); }
+TEST(Gemm, MatchesReferenceFloat) { gemm_against_reference_all<float>(false); }
+TEST(Gemm, MatchesReferenceDouble) { gemm_against_reference_all<double>(false); }
+TEST(Gemm, UntiledMatchesReferenceFloat) { gemm_against_reference_all<float>(true); }
+TEST(Gemm, UntiledMatchesReferenceDouble) { gemm_against_reference_all<double>(true); }
 
 TEST(Gemm, ZeroInnerSizeScalesC) {
-  std::vector<double> c = {1, 2, 3, 4};
-  gemm<double>(false, false, 2, 2, 0, 1.0, nullptr, 1, nullptr, 2, 0.5, c.data(), 2);
-  EXPECT_EQ(c, (std::vector<double>{0.5, 1, 1.5, 2}));
-  std::fill(c.begin(), c.end(), std::numeric_limits<double>::quiet_NaN());
-  gemm<double>(false, false, 2, 2, 0, 1.0, nullptr, 1, nullptr, 2, 0.0, c.data(), 2);
-  EXPECT_EQ(c, (std::vector<double>{0, 0, 0, 0}));
+  for (auto product : {gemm<double>, gemm_untiled<double>}) {
+    std::vector<double> c = {1, 2, 3, 4};
+    product(false, false, 2, 2, 0, 1.0, nullptr, 1, nullptr, 2, 0.5, c.data(), 2);
+    EXPECT_EQ(c, (std::vector<double>{0.5, 1, 1.5, 2}));
+    std::fill(c.begin(), c.end(), std::numeric_limits<double>::quiet_NaN());
+    product(false, false, 2, 2, 0, 1.0, nullptr, 1, nullptr, 2, 0.0, c.data(), 2);
+    EXPECT_EQ(c, (std::vector<double>{0, 0, 0, 0}));
+  }
 }
 
 TEST(Gemm, BadLeadingDimensionIsAnError) {
   std::vector<float> a(6), b(6), c(4);
-  expect_error([&] { gemm<float>(false, false, 2, 2, 3, 1.f, a.data(), 2, b.data(), 2, 0.f, c.data(), 2); },
-               "gemm: lda=2");
+  for (auto product : {gemm<float>, gemm_untiled<float>})
+    expect_error([&] { product(false, false, 2, 2, 3, 1.f, a.data(), 2, b.data(), 2, 0.f, c.data(), 2); },
+                 "gemm: lda=2");
 }
 
 // The result must not depend on the thread count, nor on running inside a parallel region

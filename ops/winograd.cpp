@@ -39,6 +39,8 @@ namespace {
 constexpr int64_t kPositions = 4;
 // At most about this many columns (tiles) per group: the GEMMs' long side.
 constexpr int64_t kGroupColumns = 1024;
+// Groups a convolution is cut into at least (when it has the rows): parallel tasks.
+constexpr int64_t kMinGroups = 4;
 // From this many parallel items on, each product is one whole BLAS call (as in ops/conv.cpp).
 constexpr int64_t kWholeProductItems = 16;
 // The weight gradient sums the batch in at most this many chunks of groups (balanced for 1, 2,
@@ -54,12 +56,15 @@ struct Tiles {
   int64_t columns() const { return rows * per_row; }  // the longest group's
 };
 
-// A sample's H rows split evenly into the fewest groups of at most about kGroupColumns tiles.
+// A sample's H rows split evenly into the fewest groups of at most about kGroupColumns tiles,
+// and, in small batches, into enough groups for kMinGroups in all (batch 1 in inference would
+// otherwise run its transforms on one thread).
 Tiles tiles_of(const WinogradConv& s) {
   Tiles t;
   t.per_row = (s.width + 1) / 2;
-  const int64_t parts = std::clamp<int64_t>((s.height * t.per_row + kGroupColumns - 1) / kGroupColumns, 1,
-                                            std::max<int64_t>(s.height, 1));
+  const int64_t by_size = (s.height * t.per_row + kGroupColumns - 1) / kGroupColumns;
+  const int64_t by_batch = (kMinGroups + s.batch - 1) / std::max<int64_t>(s.batch, 1);
+  const int64_t parts = std::clamp<int64_t>(std::max(by_size, by_batch), 1, std::max<int64_t>(s.height, 1));
   t.rows = (s.height + parts - 1) / parts;
   t.per_sample = (s.height + t.rows - 1) / t.rows;
   t.groups = s.batch * t.per_sample;

@@ -308,6 +308,8 @@ TEST(Conv2dWinograd, Conv2dMatchesReference) {
       {"13_joints", {3, 8, 5, 13}, {16, 8, 1, 3}, {.padding = {0, 1}}},
       {"25_joints_batch_18", {18, 8, 3, 25}, {10, 8, 1, 3}, {.padding = {0, 1}}},
       {"conv1d_shaped", {1, 12, 1, 9}, {8, 12, 1, 3}, {.padding = {0, 1}}},
+      // A single sample is cut into 4 row groups (2, 2, 2, 1 rows) so its work spreads over threads.
+      {"batch_1_seven_rows", {1, 8, 7, 13}, {16, 8, 1, 3}, {.padding = {0, 1}}},
   };
   for (const Conv2dCase& c : cases) {
     check_against_reference<float>(c, false);

@@ -1,12 +1,15 @@
 // The HARNet model (harnet/lib/model.h): parameter counts of the specification, output shapes
-// over configurations, the generic module checks in float64, the configuration's JSON form and
-// its errors, input checks, reproducibility and the train/eval behaviour of dropout; the
-// `harnet summary` command.
+// over configurations, the generic module checks in float64, attention pooling against a hand
+// computation, the configuration's JSON form and its errors, input checks, reproducibility and
+// the train/eval behaviour of dropout; the `harnet summary` command.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -38,6 +41,11 @@ HARNetConfig tiny_config() {
 
 HARNetConfig without_dropout(HARNetConfig c) {
   c.input_dropout = c.lstm_dropout = c.attention_dropout = c.classifier_dropout = 0.0;
+  return c;
+}
+
+HARNetConfig with_attention_pooling(HARNetConfig c) {
+  c.pooling = "attention";
   return c;
 }
 
@@ -93,6 +101,9 @@ std::vector<ShapeCase> shape_cases() {
   velocities.in_channels = 6;
   velocities.attention_heads = 4;
   cases.push_back({"six_channels_four_heads", velocities, 1, 2});
+  cases.push_back({"attention_pooling", with_attention_pooling(base), 2, 6});
+  cases.push_back({"attention_pooling_one_frame", with_attention_pooling(base), 3, 1});
+  cases.push_back({"bidirectional_attention_pooling", with_attention_pooling(bi), 2, 4});
   return cases;
 }
 
@@ -128,6 +139,95 @@ TEST(HarnetModel, ChildrenAndStateDictFollowTheReference) {
   EXPECT_EQ(model.spatial->size(), 3u * 3u + 2u);  // 3 blocks of conv, norm, relu; 2 pools
 }
 
+// ---------------------------------------------------------------- attention pooling
+
+TEST(HarnetModel, AttentionPoolingAddsAFrameScorerBetweenNormAndHead) {
+  Generator gen(0);
+  HARNet mean_model(HARNetConfig{}, gen);
+  HARNet model(with_attention_pooling(HARNetConfig{}), gen);
+  EXPECT_EQ(HARNetConfig{}.pooling, "mean");
+  EXPECT_EQ(mean_model.pool, nullptr);
+  ASSERT_NE(model.pool, nullptr);
+  std::vector<std::string> children;
+  for (const auto& [name, child] : model.named_children()) children.push_back(name);
+  EXPECT_EQ(children, (std::vector<std::string>{"spatial", "drop_in", "lstm", "mha", "norm", "pool", "head"}));
+  // One Linear(D * H, 1): D * H + 1 parameters more than the mean-pooling model.
+  EXPECT_EQ(model.num_parameters(), mean_model.num_parameters() + 128 + 1);
+  const nn::StateDict state = model.state_dict();
+  EXPECT_EQ(state.at("pool.weight").shape(), (Shape{1, 128}));
+  EXPECT_EQ(state.at("pool.bias").shape(), (Shape{1}));
+  for (const std::string& key : mean_model.state_dict().keys()) EXPECT_NE(key.rfind("pool.", 0), 0u) << key;
+  // PyTorch's Linear initialisation: U(-1/sqrt(in), 1/sqrt(in)) for weight and bias.
+  const double bound = 1.0 / std::sqrt(128.0);
+  std::vector<float> values = state.at("pool.weight").to_vector<float>();
+  values.push_back(static_cast<float>(state.at("pool.bias").item()));
+  for (float v : values) EXPECT_LE(std::abs(v), bound);
+  EXPECT_NE(values.front(), values.back());
+}
+
+// Records the output of one module (the LayerNorm, whose output attention pooling pools).
+struct OutputOf : nn::ForwardObserver {
+  explicit OutputOf(const nn::Module& module) : module(&module) {}
+  void on_forward(const nn::Module& m, const std::vector<Tensor>& outputs) override {
+    if (&m == module) output = outputs.at(0);
+  }
+  const nn::Module* module;
+  Tensor output;
+};
+
+// s_t = w . h_t + b, a = softmax_t(s), pooled = sum_t a_t h_t, computed here in double from
+// the module's parameters and the frames it pooled; the model's logits are the head on it.
+TEST(HarnetModel, AttentionPoolingIsTheSoftmaxWeightedSumOfTheFrames) {
+  constexpr int64_t kBatch = 2, kFrames = 3, kWidth = 4;  // tiny_config: lstm_hidden 4
+  Generator gen(11);
+  HARNet model(with_attention_pooling(without_dropout(tiny_config())), gen);
+  model.to(kFloat64);
+  model.eval();
+  // Scores a few units apart, so that the weights are far from uniform (far from the mean).
+  const std::vector<double> w{1.5, -2.0, 0.5, 1.0};
+  const double bias = 0.25;
+  model.pool->weight.copy_from(from_vector<double>(w, {1, kWidth}));
+  model.pool->bias.copy_from(tensor({bias}, kFloat64));
+  const Tensor x = randn({kBatch, kFrames, 5, 2}, gen, kFloat64);
+
+  OutputOf norm_output(*model.norm);
+  Tensor logits;
+  {
+    nn::ScopedForwardObserver observe(norm_output);
+    logits = model(x);
+  }
+  ASSERT_TRUE(norm_output.output.defined());
+  ASSERT_EQ(norm_output.output.shape(), (Shape{kBatch, kFrames, kWidth}));
+  const std::vector<double> h = norm_output.output.to_vector<double>();
+  auto frame = [&](int64_t b, int64_t t, int64_t d) { return h[static_cast<size_t>((b * kFrames + t) * kWidth + d)]; };
+
+  std::vector<double> pooled(kBatch * kWidth, 0.0);
+  for (int64_t b = 0; b < kBatch; ++b) {
+    std::vector<double> weights(kFrames);
+    for (int64_t t = 0; t < kFrames; ++t) {
+      double score = bias;
+      for (int64_t d = 0; d < kWidth; ++d) score += w[static_cast<size_t>(d)] * frame(b, t, d);
+      weights[static_cast<size_t>(t)] = std::exp(score);
+    }
+    double total = 0.0;
+    for (double e : weights) total += e;
+    for (double& a : weights) a /= total;
+    const auto [lightest, heaviest] = std::minmax_element(weights.begin(), weights.end());
+    EXPECT_GT(*heaviest - *lightest, 0.1) << "batch " << b << ": the weights are nearly uniform";
+    for (int64_t t = 0; t < kFrames; ++t)
+      for (int64_t d = 0; d < kWidth; ++d)
+        pooled[static_cast<size_t>(b * kWidth + d)] += weights[static_cast<size_t>(t)] * frame(b, t, d);
+  }
+
+  const std::vector<double> by_model = model.pool_over_time(norm_output.output).to_vector<double>();
+  ASSERT_EQ(by_model.size(), pooled.size());
+  for (size_t i = 0; i < pooled.size(); ++i) EXPECT_NEAR(by_model[i], pooled[i], 1e-12) << i;
+  const std::vector<double> expected_logits = (*model.head)(from_vector<double>(pooled, {kBatch, kWidth})).to_vector<double>();
+  const std::vector<double> got_logits = logits.to_vector<double>();
+  ASSERT_EQ(got_logits.size(), expected_logits.size());
+  for (size_t i = 0; i < got_logits.size(); ++i) EXPECT_NEAR(got_logits[i], expected_logits[i], 1e-12) << i;
+}
+
 // ---------------------------------------------------------------- generic checks
 
 TEST(HarnetModel, PassesTheModuleChecksInFloat64) {
@@ -154,6 +254,18 @@ TEST(HarnetModel, BidirectionalPassesTheModuleChecksWithoutDropout) {
   };
   spec.input_shapes = {{2, 2, 5, 2}};
   spec.mode_behaviour = nn::ModeBehaviour::Differs;  // BatchNorm only: train mode is deterministic
+  nn::ModuleCheckResult r = nn::check_module(spec);
+  EXPECT_TRUE(r.passed()) << r.report();
+}
+
+TEST(HarnetModel, AttentionPoolingPassesTheModuleChecksInFloat64) {
+  nn::ModuleCheckSpec spec;
+  spec.name = "HARNet(tiny, attention pooling, no dropout)";
+  spec.make = [](Generator& g) {
+    return std::make_shared<HARNet>(with_attention_pooling(without_dropout(tiny_config())), g);
+  };
+  spec.input_shapes = {{2, 3, 5, 2}};
+  spec.mode_behaviour = nn::ModeBehaviour::Differs;  // BatchNorm only: both modes are gradchecked
   nn::ModuleCheckResult r = nn::check_module(spec);
   EXPECT_TRUE(r.passed()) << r.report();
 }
@@ -272,8 +384,24 @@ TEST(HarnetConfig, JsonRoundTrip) {
   // Every field is written.
   for (const char* key : {"joints", "in_channels", "classes", "conv_channels", "conv_pool", "conv_kernel",
                           "input_dropout", "lstm_layers", "lstm_hidden", "bidirectional", "lstm_dropout",
-                          "attention_heads", "attention_dropout", "classifier_hidden", "classifier_dropout"})
+                          "attention_heads", "attention_dropout", "pooling", "classifier_hidden",
+                          "classifier_dropout"})
     EXPECT_NE(c.to_json().find(str_cat("\"", key, "\"")), std::string::npos) << key;
+}
+
+TEST(HarnetConfig, PoolingRoundTripsAndReadsAsMeanWhenMissing) {
+  const HARNetConfig attention = with_attention_pooling(tiny_config());
+  EXPECT_NE(attention.to_json().find(R"("pooling": "attention")"), std::string::npos) << attention.to_json();
+  EXPECT_EQ(HARNetConfig::from_json(attention.to_json()).pooling, "attention");
+  EXPECT_EQ(HARNetConfig::from_json(attention.to_json()).to_json(), attention.to_json());
+  EXPECT_NE(HARNetConfig{}.to_json().find(R"("pooling": "mean")"), std::string::npos);
+  // A configuration written before the setting existed (no "pooling" key) is mean pooling.
+  const HARNetConfig old = HARNetConfig::from_json(
+      R"({"joints": 7, "in_channels": 3, "classes": 4, "conv_channels": [8, 8, 16], "lstm_hidden": 12,
+          "attention_heads": 2, "classifier_hidden": 8})");
+  EXPECT_EQ(old.pooling, "mean");
+  Generator gen(0);
+  EXPECT_EQ(HARNet(old, gen).pool, nullptr);
 }
 
 TEST(HarnetConfig, MissingKeysKeepTheirDefaults) {
@@ -295,6 +423,9 @@ TEST(HarnetConfig, JsonErrorsNameTheKey) {
   expect_error([] { HARNetConfig::from_json(R"({"joints": 2.5})"); }, "\"joints\" must be an integer, got 2.5");
   expect_error([] { HARNetConfig::from_json(R"({"input_dropout": true})"); }, "\"input_dropout\" must be a number");
   expect_error([] { HARNetConfig::from_json(R"({"bidirectional": 1})"); }, "\"bidirectional\" must be true or false");
+  expect_error([] { HARNetConfig::from_json(R"({"pooling": 1})"); }, "\"pooling\" must be a string, got 1");
+  expect_error([] { HARNetConfig::from_json(R"({"pooling": "max"})"); },
+               "HARNetConfig: pooling must be \"mean\" or \"attention\", got \"max\"");
   expect_error([] { HARNetConfig::from_json(R"({"conv_channels": [8, "x"]})"); },
                "\"conv_channels[1]\" must be an integer, got \"x\"");
   expect_error([] { HARNetConfig::from_json(R"({"conv_channels": 8})"); }, "\"conv_channels\" must be an array, got 8");
@@ -337,6 +468,8 @@ TEST(HarnetConfig, ValidateNamesTheSetting) {
       "attention_heads (5) must divide the attention width 256 (2 * lstm_hidden)");
   expect_error([&] { with([](HARNetConfig& c) { c.attention_dropout = 2; }).validate(); },
                "attention_dropout must be in [0, 1)");
+  expect_error([&] { with([](HARNetConfig& c) { c.pooling = "Attention"; }).validate(); },
+               "pooling must be \"mean\" or \"attention\", got \"Attention\"");
   expect_error([&] { with([](HARNetConfig& c) { c.classifier_hidden = 0; }).validate(); },
                "classifier_hidden must be positive");
   expect_error([&] { with([](HARNetConfig& c) { c.classifier_dropout = 1.5; }).validate(); },
@@ -394,6 +527,39 @@ TEST(HarnetSummary, SizesFromOptionsAndConfigFile) {
   std::ofstream(path) << R"({"joints": 5, "hidden": 3})";
   expect_error([&] { summary_command({"--config", path}); }, path + ": HARNetConfig: unknown key \"hidden\"");
   std::filesystem::remove_all(dir);
+}
+
+// The summary line of the layer named `name` ("" when there is none).
+std::string summary_row(const std::string& printed, const std::string& name) {
+  std::istringstream lines(printed);
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind(name + " ", 0) == 0) return line;
+  return "";
+}
+
+TEST(HarnetSummary, AttentionPoolingRowAndParameterCount) {
+  EXPECT_EQ(summary_row(summary_output({}), "pool"), "");
+  const std::string printed = summary_output({"--pooling", "attention"});
+  const std::string row = summary_row(printed, "pool");
+  for (const char* expected : {"Linear", "[1, 60, 1]", " 129"})
+    EXPECT_NE(row.find(expected), std::string::npos) << expected << " not in the row '" << row << "' of\n" << printed;
+  EXPECT_NE(printed.find("total params: 770955"), std::string::npos) << printed;  // 770826 + D + 1
+
+  // From a configuration file; --pooling overrides it.
+  const std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) / "harnet-summary-pooling";
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "config.json").string();
+  std::ofstream(path) << with_attention_pooling(tiny_config()).to_json();
+  const std::string tiny = summary_output({"--config", path, "--frames", "3"});
+  EXPECT_NE(summary_row(tiny, "pool").find("[1, 3, 1]"), std::string::npos) << tiny;
+  Generator gen(0);
+  const int64_t tiny_mean = HARNet(tiny_config(), gen).num_parameters();
+  EXPECT_NE(tiny.find(str_cat("total params: ", tiny_mean + 4 + 1)), std::string::npos) << tiny;
+  const std::string overridden = summary_output({"--config", path, "--pooling", "mean"});
+  EXPECT_EQ(summary_row(overridden, "pool"), "");
+  EXPECT_NE(overridden.find(str_cat("total params: ", tiny_mean)), std::string::npos) << overridden;
+  std::filesystem::remove_all(dir);
+  expect_error([] { summary_command({"--pooling", "max"}); }, "pooling must be \"mean\" or \"attention\", got \"max\"");
 }
 
 TEST(HarnetSummary, BadSettingsAreOneError) {

@@ -1,6 +1,6 @@
 // `harnet summary`: builds a HARNet from a configuration (defaults, a JSON file as written by
-// HARNetConfig::to_json, command-line sizes on top) and prints its layer table (every layer's
-// output shape and parameter count for a batch of 1) and the total parameter count.
+// HARNetConfig::to_json, command-line sizes and pooling on top) and prints its layer table
+// (every layer's output shape and parameter count for a batch of 1) and the total parameter count.
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -33,14 +33,15 @@ int summary_command(const std::vector<std::string>& args) {
   CLI::App app{"Prints the HARNet layer table (output shapes for a batch of 1, parameters) and the total.", "summary"};
   HARNetConfig defaults;
   int64_t joints = defaults.joints, classes = defaults.classes, channels = defaults.in_channels, frames = 60;
-  std::string config_path;
+  std::string config_path, pooling = defaults.pooling;
   app.add_option("--config", config_path, "A model configuration (JSON, HARNetConfig keys); the options below "
-                                          "override its sizes");
+                                          "override its sizes and pooling");
   app.add_option("--joints", joints, "Joints per frame (J)")->capture_default_str();
   app.add_option("--classes", classes, "Classes (C)")->capture_default_str();
   app.add_option("--channels", channels, "Input channels per joint (3 positions, +3 velocities, +3 bones)")
       ->capture_default_str();
   app.add_option("--frames", frames, "Frames per sequence (T)")->capture_default_str();
+  app.add_option("--pooling", pooling, "Pooling over time: mean or attention")->capture_default_str();
   std::vector<std::string> reversed(args.rbegin(), args.rend());
   try {
     app.parse(reversed);
@@ -54,6 +55,7 @@ int summary_command(const std::vector<std::string>& args) {
   if (app.count("--joints")) config.joints = joints;
   if (app.count("--classes")) config.classes = classes;
   if (app.count("--channels")) config.in_channels = channels;
+  if (app.count("--pooling")) config.pooling = pooling;
   config.validate();
   HARNET_CHECK(frames >= 1, "--frames must be at least 1, got ", frames);
 

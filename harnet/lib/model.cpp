@@ -8,11 +8,11 @@
 
 #include "autograd/error.h"
 #include "nn/conv.h"
-#include "nn/linear.h"
 #include "nn/pool.h"
 #include "ops/elementwise.h"
 #include "ops/reduce.h"
 #include "ops/shape.h"
+#include "ops/softmax.h"
 
 namespace harnet {
 
@@ -51,6 +51,8 @@ void HARNetConfig::validate() const {
                ") must divide the attention width ", attention_width(), " (", bidirectional ? "2 * " : "",
                "lstm_hidden)");
   check_probability(attention_dropout, "attention_dropout");
+  HARNET_CHECK(pooling == "mean" || pooling == "attention",
+               "HARNetConfig: pooling must be \"mean\" or \"attention\", got \"", pooling, "\"");
   check_positive(classifier_hidden, "classifier_hidden");
   check_probability(classifier_dropout, "classifier_dropout");
 }
@@ -86,6 +88,7 @@ void visit_fields(HARNetConfig& c, Visitor&& visit) {
   visit("lstm_dropout", c.lstm_dropout);
   visit("attention_heads", c.attention_heads);
   visit("attention_dropout", c.attention_dropout);
+  visit("pooling", c.pooling);
   visit("classifier_hidden", c.classifier_hidden);
   visit("classifier_dropout", c.classifier_dropout);
 }
@@ -107,6 +110,11 @@ void read_value(const std::string& key, const json& v, double& out) {
 void read_value(const std::string& key, const json& v, bool& out) {
   if (!v.is_boolean()) wrong_type(key, "true or false", v);
   out = v.get<bool>();
+}
+
+void read_value(const std::string& key, const json& v, std::string& out) {
+  if (!v.is_string()) wrong_type(key, "a string", v);
+  out = v.get<std::string>();
 }
 
 // An array of T; an element of the wrong type is named by its index ("conv_channels[1]").
@@ -184,6 +192,7 @@ HARNet::HARNet(const HARNetConfig& config, Generator& gen) : config_(config) {
                                    nn::MultiheadAttentionOptions{.dropout = c.attention_dropout, .batch_first = true},
                                    gen));
   norm = register_module("norm", std::make_shared<nn::LayerNorm>(width));
+  if (c.pooling == "attention") pool = register_module("pool", std::make_shared<nn::Linear>(width, 1, gen));
   head = register_module("head", std::make_shared<nn::Sequential>());
   head->push_back(std::make_shared<nn::Linear>(width, c.classifier_hidden, gen));
   head->push_back(std::make_shared<nn::ReLU>());
@@ -234,7 +243,13 @@ Tensor HARNet::forward(const Tensor& x) {
   h = (*lstm)(h).output;                                            // [B, T, D * H]
   const Tensor attended = (*mha)(h, h, h, Tensor(), /*need_weights=*/false).output;
   h = (*norm)(h + attended);                                        // [B, T, D * H]
-  return (*head)(mean(h, {1}));                                     // [B, classes]
+  return (*head)(pool_over_time(h));                                // [B, classes]
+}
+
+Tensor HARNet::pool_over_time(const Tensor& h) {
+  if (!pool) return mean(h, {1});
+  const Tensor weights = softmax((*pool)(h), 1);  // [B, T, 1]: each sequence's frames sum to 1
+  return sum(weights * h, {1});                   // [B, D * H]
 }
 
 }  // namespace harnet

@@ -1,7 +1,7 @@
 // HARNet: the skeleton-sequence classifier of the project (see docs/ and the model table of
 // the specification): a spatial CNN over the joints of each frame -> an LSTM over time ->
-// multi-head self-attention over time with a residual connection and LayerNorm -> mean over
-// time -> a two-layer classifier.
+// multi-head self-attention over time with a residual connection and LayerNorm -> pooling over
+// time (the mean, or attention pooling) -> a two-layer classifier.
 //
 //   input x [B, T, J, C_in]       (C_in = 3 coordinates, more with velocity / bone channels)
 //   permute                        [B, C_in, T, J]
@@ -11,12 +11,17 @@
 //   flatten per frame; drop_in     [B, T, C_last * J']
 //   lstm (batch_first)             [B, T, D * H]          (D = 2 when bidirectional)
 //   mha self-attention, residual, norm (LayerNorm)   [B, T, D * H]
-//   mean over time                 [B, D * H]
+//   pooling over time              [B, D * H]
+//     "mean":      the mean over t
+//     "attention": s = pool(h) (Linear(D * H, 1)) [B, T, 1]; a = softmax of s over t;
+//                  sum over t of a_t h_t
 //   head: Linear -> ReLU -> Dropout -> Linear          [B, classes]
 //
 // Child names match the PyTorch reference (spatial, drop_in, lstm, mha, norm, head), so the
 // state dict of this module and of the PyTorch model map key for key ("spatial.0.weight",
-// "lstm.weight_ih_l0", "mha.in_proj_weight", "head.3.bias").
+// "lstm.weight_ih_l0", "mha.in_proj_weight", "head.3.bias"). Attention pooling adds one child,
+// pool, between norm and head ("pool.weight" [1, D * H], "pool.bias" [1]); the default mean
+// pooling has none, so its state dict is the reference's.
 #pragma once
 
 #include <cstdint>
@@ -29,6 +34,7 @@
 #include "nn/attention.h"
 #include "nn/container.h"
 #include "nn/dropout.h"
+#include "nn/linear.h"
 #include "nn/norm.h"
 #include "nn/recurrent.h"
 
@@ -55,12 +61,16 @@ struct HARNetConfig {
   int64_t attention_heads = 4;  // must divide D * lstm_hidden
   double attention_dropout = 0.1;
 
+  // How the frames are pooled before the classifier: "mean" (the reference) or "attention"
+  // (a learned score per frame, softmax over time, the weighted sum; D * H + 1 parameters).
+  std::string pooling = "mean";
+
   int64_t classifier_hidden = 64;
   double classifier_dropout = 0.5;
 
   // Throws naming the setting at fault (non-positive sizes, probabilities outside [0, 1),
   // an even kernel, conv_pool of another length than conv_channels, heads not dividing the
-  // attention width).
+  // attention width, a pooling other than "mean" or "attention").
   void validate() const;
   // The joint count after the spatial blocks' pools (J' above).
   int64_t pooled_joints() const;
@@ -89,6 +99,8 @@ class HARNet : public nn::UnaryModule {
   Tensor forward(const Tensor& x) override;
   // The spatial blocks: x [B, C_in, T, J] -> [B, C_last, T, J'].
   Tensor spatial_forward(const Tensor& x);
+  // The configured pooling over time: h [B, T, D * H] -> [B, D * H].
+  Tensor pool_over_time(const Tensor& h);
 
   std::string type_name() const override { return "HARNet"; }
   const HARNetConfig& config() const { return config_; }
@@ -98,6 +110,7 @@ class HARNet : public nn::UnaryModule {
   std::shared_ptr<nn::LSTM> lstm;
   std::shared_ptr<nn::MultiheadAttention> mha;
   std::shared_ptr<nn::LayerNorm> norm;
+  std::shared_ptr<nn::Linear> pool;  // attention pooling's frame scorer; null with mean pooling
   std::shared_ptr<nn::Sequential> head;
 
  private:

@@ -102,6 +102,25 @@ TEST(RunConfig, MissingKeysKeepDefaultsAndBadOnesAreRefused) {
   expect_error([] { RunConfig::load("/nonexistent/config.json"); }, "does not exist");
 }
 
+// The model's pooling travels in config.json's "model" object; a config.json written before
+// the setting existed reads as mean pooling, and an unknown pooling is refused naming it.
+TEST(RunConfig, ModelPoolingRoundTripsAndOldConfigsReadAsMean) {
+  RunConfig c;
+  EXPECT_EQ(c.model.pooling, "mean");
+  c.model.pooling = "attention";
+  const std::string json = c.to_json();
+  const RunConfig back = RunConfig::from_json(json);
+  EXPECT_EQ(back.model.pooling, "attention");
+  EXPECT_EQ(back.to_json(), json);
+  const RunConfig old = RunConfig::from_json(R"({"format": "harnet-run-v1", "model": {"lstm_hidden": 64}})");
+  EXPECT_EQ(old.model.pooling, "mean");
+  EXPECT_EQ(old.model.lstm_hidden, 64);
+  expect_error([] { RunConfig::from_json(R"({"format": "harnet-run-v1", "model": {"pooling": "max"}})"); },
+               "config: model: HARNetConfig: pooling must be \"mean\" or \"attention\", got \"max\"");
+  c.model.pooling = "sum";
+  expect_error([&] { c.validate(); }, "pooling must be \"mean\" or \"attention\", got \"sum\"");
+}
+
 TEST(RunConfig, WarmupIsCappedBelowTheEpochs) {
   RunConfig c;
   EXPECT_EQ(c.warmup_epochs(), 5);

@@ -9,6 +9,7 @@
 #include "data/dataset_io.h"
 #include "harnet/lib/checkpoint.h"
 #include "harnet/lib/commands.h"
+#include "harnet/lib/inference.h"
 #include "harnet/lib/run_config.h"
 #include "harnet/lib/training_log.h"
 #include "test_util.h"
@@ -19,6 +20,7 @@ namespace harnet {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::error_of;
 using testing::expect_error;
 using testing::TempDir;
 
@@ -235,6 +237,60 @@ TEST_F(TrainCommand, EvalAndPredictRefuseMismatchedDataAndCheckpoints) {
         predict_command({"--checkpoint", dir_->file("bare.h5"), "--data", data_});
       },
       "carries no run configuration");
+}
+
+// A run with attention pooling: --pooling reaches config.json and the report, the checkpoint
+// rebuilds the model with its frame scorer, eval reproduces the run's final report, predict
+// runs, and a checkpoint whose configuration names the other pooling is the clear error (both
+// ways: the mean-pooling model has no pool.weight, the attention one needs it).
+TEST(TrainCommandOptions, AttentionPoolingCheckpointsLoadForEvalAndPredict) {
+  TempDir dir;
+  const std::string data = write_synthetic(dir, 3);
+  const std::string run = dir.file("attention");
+  const auto [code, output] = run_captured(
+      train_command,
+      concat({"--data", data, "--out", run, "--epochs", "1", "--no-augment", "--pooling", "attention"}, tiny_options()));
+  ASSERT_EQ(code, 0) << output;
+  EXPECT_EQ(RunConfig::load(run + "/config.json").model.pooling, "attention");
+  EXPECT_NE(read_text_file(run + "/report.md").find("2 heads, attention pooling, classifier 8"), std::string::npos);
+
+  const std::string last = run + "/last.h5";
+  const Checkpoint checkpoint = load_checkpoint(last);
+  const TrainedModel trained = load_trained_model(last);
+  ASSERT_NE(trained.model->pool, nullptr);
+  EXPECT_EQ(trained.model->state_dict().keys(), checkpoint.model.keys());
+  for (const char* key : {"pool.weight", "pool.bias"})
+    EXPECT_EQ(trained.model->state_dict().at(key).to_vector<float>(), checkpoint.model.at(key).to_vector<float>())
+        << key;
+
+  const auto [eval_code, evaluated] = run_captured(eval_command, {"--checkpoint", last, "--data", data});
+  ASSERT_EQ(eval_code, 0) << evaluated;
+  const std::string trained_report = read_text_file(run + "/report.md");
+  EXPECT_EQ(evaluated.substr(evaluated.find("| accuracy |"), 40),
+            trained_report.substr(trained_report.find("| accuracy |"), 40));
+  EXPECT_EQ(run_captured(predict_command, {"--checkpoint", last, "--data", data}).first, 0);
+
+  auto with_pooling = [&](Checkpoint c, const std::string& pooling) {
+    RunConfig config = RunConfig::from_json(c.config);
+    config.model.pooling = pooling;
+    c.config = config.to_json();
+    const std::string path = dir.file(pooling + "-config.h5");
+    save_checkpoint(path, c);
+    return path;
+  };
+  const std::string mean_config = with_pooling(checkpoint, "mean");
+  testing::expect_message_has(error_of([&] { eval_command({"--checkpoint", mean_config, "--data", data}); }),
+                              {"the weights do not fit the model its configuration describes",
+                               "unexpected key(s) \"pool.weight\", \"pool.bias\""});
+  Checkpoint without_pool = checkpoint;  // mean-pooling weights under an attention configuration
+  without_pool.model.erase("pool.weight");
+  without_pool.model.erase("pool.bias");
+  save_checkpoint(dir.file("mean.h5"), without_pool);
+  testing::expect_message_has(
+      error_of([&] { predict_command({"--checkpoint", dir.file("mean.h5"), "--data", data}); }),
+      {"the weights do not fit the model its configuration describes", "missing key(s) \"pool.weight\", \"pool.bias\""});
+  expect_error([&] { train_command(concat({"--data", data, "--out", dir.file("max")}, {"--pooling", "max"})); },
+               "pooling must be \"mean\" or \"attention\", got \"max\"");
 }
 
 TEST(TrainCommandOptions, InvalidValuesAreOneError) {

@@ -88,6 +88,7 @@ CLI::Option* add_model_options(CLI::App& app, HARNetConfig& m) {
   app.add_flag("--bidirectional,!--no-bidirectional", m.bidirectional,
                switch_help("Bidirectional LSTM", m.bidirectional));
   app.add_option("--heads", m.attention_heads, "Attention heads")->capture_default_str();
+  app.add_option("--pooling", m.pooling, "Pooling over time: mean or attention")->capture_default_str();
   app.add_option("--classifier-hidden", m.classifier_hidden, "Hidden units of the classifier")->capture_default_str();
   app.add_option("--input-dropout", m.input_dropout, "Dropout before the LSTM")->capture_default_str();
   app.add_option("--lstm-dropout", m.lstm_dropout, "Dropout between LSTM layers")->capture_default_str();

@@ -23,8 +23,8 @@ std::string describe_model(const HARNet& model) {
   for (size_t i = 0; i < c.conv_channels.size(); ++i) channels += str_cat(i ? "," : "", c.conv_channels[i]);
   return str_cat("HARNet, ", model.num_parameters(), " parameters: conv ", channels, " (kernel ", c.conv_kernel,
                  "), LSTM ", c.lstm_layers, " x ", c.lstm_hidden, c.bidirectional ? " bidirectional" : "", ", ",
-                 c.attention_heads, " heads, classifier ", c.classifier_hidden, "; input ", c.joints, " joints x ",
-                 c.in_channels, " channels");
+                 c.attention_heads, " heads", c.pooling == "attention" ? ", attention pooling" : "", ", classifier ",
+                 c.classifier_hidden, "; input ", c.joints, " joints x ", c.in_channels, " channels");
 }
 
 TrainedModel load_trained_model(const std::string& path) {

@@ -182,14 +182,19 @@ void rows_to_lanes<float>(const float* src, int64_t n, int64_t width, int64_t sh
     const int64_t column = q * kLanes - shift;  // the row column of lane block q's first value
     const __m256i mask = lanes_within(column, width);
     __m256 r[8];
-    for (int64_t l = 0; l < kLanes; ++l) {
-      const float* p = src + l * width + column;
-      if (l >= n) {
-        r[l] = _mm256_setzero_ps();
-      } else if (p >= begin && p + kLanes <= end) {
-        r[l] = _mm256_and_ps(_mm256_loadu_ps(p), _mm256_castsi256_ps(mask));
-      } else {
-        r[l] = _mm256_maskload_ps(p, mask);
+    const float* p = src + column;
+    if (n == kLanes && p >= begin && p + (kLanes - 1) * width + kLanes <= end) {  // the common case
+      for (int64_t l = 0; l < kLanes; ++l)
+        r[l] = _mm256_and_ps(_mm256_loadu_ps(p + l * width), _mm256_castsi256_ps(mask));
+    } else {
+      for (int64_t l = 0; l < kLanes; ++l) {
+        if (l >= n) {
+          r[l] = _mm256_setzero_ps();
+        } else if (p + l * width >= begin && p + l * width + kLanes <= end) {
+          r[l] = _mm256_and_ps(_mm256_loadu_ps(p + l * width), _mm256_castsi256_ps(mask));
+        } else {
+          r[l] = _mm256_maskload_ps(p + l * width, mask);
+        }
       }
     }
     transpose8(r);
@@ -323,8 +328,9 @@ template <class T>
 
 // The first n lanes of src -> dst (tail columns).
 template <class T>
-void copy_lanes(const T* src, int64_t n, T* dst) {
-  std::copy_n(src, n, dst);
+[[gnu::always_inline]] inline void copy_lanes(const T* src, int64_t n, T* dst) {
+  const Lanes<T> value = n == kLanes ? Lanes<T>::load(src) : Lanes<T>::load(src, n);
+  store_all(&value, 1, n, dst, 0);
 }
 
 // ---------------------------------------------------------------- group transforms

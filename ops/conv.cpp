@@ -1,6 +1,6 @@
 // Convolutions: conv2d (F.conv2d) and conv1d (F.conv1d, a conv2d of height 1), forward and
 // backward side by side, as im2col + GEMM; HARNet's (1, 3) joint kernels with padding (0, 1)
-// and 8 or more channels on both sides as Winograd F(2, 3) instead (ops/winograd.h, chosen
+// and 8 or more channels on both sides as Winograd F(4, 3) instead (ops/winograd.h, chosen
 // by shape alone; see winograd_applies).
 //
 // Per sample n and group g (C_g = C_in / groups input and O_g = C_out / groups output
@@ -395,13 +395,13 @@ void for_each_item(int64_t count, int64_t work_per_item, F&& body) {
 
 // ---------------------------------------------------------------- Winograd
 
-// HARNet's (1, 3) joint kernels with padding (0, 1) run as Winograd F(2, 3) (ops/winograd.h):
-// 28 instead of 39 multiply-adds per row of 13 outputs and channel pair, 52 instead of 75 for
-// 25. At HARNet's 64->64 (25 joints) and 64->128 (13 joints) layers (one thread, batch 64)
-// the forward pass is 12-14% faster, the input gradient 18-24%, the weight and bias
-// gradients 17-20%, forward + backward 15-19%. Its GEMMs' inner size is C_in alone (C_out
-// for the input gradient) instead of 3 C_in, too thin for BLAS with few channels: the 3->64
-// input layer is twice as slow with it and keeps im2col.
+// HARNet's (1, 3) joint kernels with padding (0, 1) run as Winograd F(4, 3) (ops/winograd.h):
+// 20 instead of 39 multiply-adds per row of 13 outputs and channel pair, 38 instead of 75 for
+// 25. At HARNet's 64->128 layer (13 joints; one thread, batch 64) forward + backward is 12-15%
+// faster than with F(2, 3), which was 15-19% faster than im2col; at 64->64 (25 joints) 6%.
+// Its GEMMs' inner size is C_in alone (C_out for the input gradient) instead of 3 C_in, too
+// thin for BLAS with few channels: the 3->64 input layer is twice as slow with it and keeps
+// im2col.
 constexpr int64_t kWinogradMinChannels = 8;
 
 bool winograd_applies(const ConvGeometry& g) {

@@ -1,6 +1,6 @@
 // Convolutions with torch.nn.functional semantics: conv2d and conv1d, any stride, padding
 // (numbers or PyTorch's "valid" / "same"), dilation and groups, batched or unbatched input.
-// Forward and backward run as im2col + GEMM (ops/blas.h), or Winograd F(2, 3) for (1, 3)
+// Forward and backward run as im2col + GEMM (ops/blas.h), or Winograd F(4, 3) for (1, 3)
 // kernels with padding (0, 1) (ops/winograd.h), parallel over the batch with oneTBB;
 // results are bit-identical for any thread count. The naive loop references
 // (conv2d_reference, ...) stay next to them for the tests.

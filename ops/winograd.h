@@ -1,20 +1,32 @@
-// Winograd's minimal filtering F(2, 3) for 3-tap correlations along image rows: a conv2d with
+// Winograd's minimal filtering F(4, 3) for 3-tap correlations along image rows: a conv2d with
 // kernel (1, 3), padding (0, 1), stride 1, dilation 1 and one group (HARNet's joint-axis
 // kernels), forward and backward. x [N, C, H, W], w [O, C, 1, 3], out [N, O, H, W], all
 // contiguous. ops/conv.cpp chooses these kernels by shape; the tests also call them directly.
 //
-// Each pair of outputs y[2i], y[2i + 1] of a row comes from the four inputs
-// d = x[2i - 1 .. 2i + 2] (zeros past the row's ends) and the taps g as
-//   y = A^T [(G g) . (B^T d)],  B^T d = (d0 - d2, d1 + d2, d2 - d1, d1 - d3),
-//   G g = (g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2),  A^T m = (m0 + m1 + m2, m1 - m2 - m3):
-// four products per output pair instead of six. Over channels the products are four GEMMs,
+// Each run of four outputs y[4i .. 4i + 3] of a row comes from the six inputs
+// d = x[4i - 1 .. 4i + 4] (zeros past the row's ends) and the taps g as
+//   y = A^T [(G g) . (B^T d)]   (the interpolation points 0, 1, -1, 2, -2 and infinity):
+//   B^T d = (4 d0 - 5 d2 + d4, (d4 - 4 d2) + (d3 - 4 d1), (d4 - 4 d2) - (d3 - 4 d1),
+//            (d4 - d2) + 2 (d3 - d1), (d4 - d2) - 2 (d3 - d1), 4 d1 - 5 d3 + d5),
+//   G g = (g0 / 4, -(g0 + g1 + g2) / 6, -(g0 - g1 + g2) / 6, (g0 + 2 g1 + 4 g2) / 24,
+//          (g0 - 2 g1 + 4 g2) / 24, g2),
+//   A^T m = (m0 + m1 + m2 + m3 + m4, (m1 - m2) + 2 (m3 - m4), (m1 + m2) + 4 (m3 + m4),
+//            (m1 - m2) + 8 (m3 - m4) + m5):
+// six products per four outputs instead of twelve. Over channels the products are six GEMMs,
 // one per transformed position xi: M_xi [O, tiles] = U_xi [O, C] x V_xi [C, tiles], with the
-// tiles of several samples side by side. The input gradient is the same correlation of
-// grad_out with the transposed kernel, its taps reversed. The weight gradient is the dual
-// F(3, 2): with e = grad_out[2i .. 2i + 1] (zero past the row's end),
-//   grad_g += G^T [(A e) . (B^T d)],  A e = (e0, e0 + e1, e0 - e1, -e1),
-// i.e. four GEMMs P_xi [O, C] += E_xi [O, tiles] x V_xi [C, tiles]^T over all tiles, then
-// grad_g = (P0 + (P1 + P2) / 2, (P1 - P2) / 2, (P1 + P2) / 2 + P3).
+// tiles of a group of image rows side by side. A row whose length W leaves one output over
+// (W % 4 == 1) computes that last output directly instead of in a tile three-quarters
+// padding: y[W - 1] = g0 x[W - 2] + g1 x[W - 1], one more GEMM [O, 2C] x [2C, rows] (13
+// outputs: 3 x 6 + 2 = 20 products instead of 39). Other remainders take a padded tile.
+//
+// The input gradient is the same correlation of grad_out with the transposed kernel, its taps
+// reversed. The weight gradient is the dual F(3, 4): with e = grad_out[4i .. 4i + 3] (zero
+// past the row's end),
+//   grad_g += G^T [(A e) . (B^T d)],
+//   A e = (e0, e0 + e1 + e2 + e3, e0 - e1 + e2 - e3, e0 + 2 e1 + 4 e2 + 8 e3,
+//          e0 - 2 e1 + 4 e2 - 8 e3, e3),
+// i.e. six GEMMs P_xi [O, C] += E_xi [O, tiles] x V_xi [C, tiles]^T over all tiles, then
+// grad_g = G^T P; a directly computed last output adds its two taps' products.
 #pragma once
 
 #include <cstdint>

@@ -45,7 +45,10 @@ void add_conv_cases(std::vector<OpCase>& cases) {
   // ---- conv2d
   add_conv2d(cases, "x [2,2,2,5], W [3,2,1,3], b, pad (0,1) (HARNet joint kernel)", {2, 2, 2, 5}, {3, 2, 1, 3}, true,
              {.padding = {0, 1}});
-  add_conv2d(cases, "x [2,8,1,5], W [8,8,1,3], b, pad (0,1) (Winograd F(2,3) path)", {2, 8, 1, 5}, {8, 8, 1, 3}, true,
+  // Winograd F(4, 3): a tile and a directly computed last output; a full and a padded tile
+  add_conv2d(cases, "x [2,8,1,5], W [8,8,1,3], b, pad (0,1) (Winograd)", {2, 8, 1, 5}, {8, 8, 1, 3}, true,
+             {.padding = {0, 1}});
+  add_conv2d(cases, "x [1,8,1,7], W [8,8,1,3], no bias, pad (0,1) (Winograd)", {1, 8, 1, 7}, {8, 8, 1, 3}, false,
              {.padding = {0, 1}});
   add_conv2d(cases, "x [1,3,2,4], W [2,3,1,3], no bias, pad (0,1)", {1, 3, 2, 4}, {2, 3, 1, 3}, false,
              {.padding = {0, 1}});

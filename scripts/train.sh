@@ -6,7 +6,8 @@
 #
 # The raw MSR Action3D folder: --data-dir DIR, else $HARNET_DATA (the folder itself or its
 # msr-action3d/ subfolder), else ../shared/data/msr-action3d beside the repository. It is
-# converted once (harnet convert) into runs/msr-action3d.h5, and the run goes to
+# converted into runs/msr-action3d.h5 (harnet convert) once per folder: runs/msr-action3d.source
+# names the folder it came from, and another folder is converted anew. The run goes to
 # runs/msr-action3d-<date-time>/. Without real data the script says so and trains on a
 # synthetic set (harnet synth, runs/synthetic.h5) instead. Every other argument is passed to
 # harnet train (see build/harnet train --help), e.g. --epochs 20 or --velocities.
@@ -49,7 +50,13 @@ mkdir -p runs
 stamp=$(date +%Y%m%d-%H%M%S)
 if [ -n "$raw" ]; then
   data=runs/msr-action3d.h5
-  [ -f "$data" ] || "$HARNET" convert --format msr-action3d "$raw" -o "$data"
+  source_file=runs/msr-action3d.source  # the raw folder $data was converted from
+  raw_path=$(cd "$raw" && pwd -P)
+  if [ ! -f "$data" ] || [ "$(cat "$source_file" 2>/dev/null)" != "$raw_path" ]; then
+    rm -f "$source_file"
+    "$HARNET" convert --format msr-action3d "$raw" -o "$data"
+    echo "$raw_path" > "$source_file"
+  fi
   run=runs/msr-action3d-$stamp
 else
   echo "train: no MSR Action3D data found (looked in ${candidates[*]}; give --data-dir DIR or set HARNET_DATA)."

@@ -319,7 +319,8 @@ template <class T>
 [[gnu::always_inline]] inline void output_tile(const T* m, int64_t matrix, int64_t i, int64_t n, T* lanes) {
   using L = Lanes<T>;
   L in[kPositions];
-  for (int64_t xi = 0; xi < kPositions; ++xi) in[xi] = n == kLanes ? L::load(m + xi * matrix) : L::load(m + xi * matrix, n);
+  for (int64_t xi = 0; xi < kPositions; ++xi)
+    in[xi] = n == kLanes ? L::load(m + xi * matrix) : L::load(m + xi * matrix, n);
   const L sum12 = in[1] + in[2], diff12 = in[1] - in[2], sum34 = in[3] + in[4], diff34 = in[3] - in[4];
   const L out[kOutputs] = {in[0] + sum12 + sum34, diff12 + T(2) * diff34, sum12 + T(4) * sum34,
                            diff12 + T(8) * diff34 + in[5]};
@@ -335,44 +336,49 @@ template <class T>
 
 // ---------------------------------------------------------------- group transforms
 
-// The input transform of group gr's rows of src [N, channels, H, W] -> mx: positions[xi][c]
-// and, with a tail, the tail output's two taps x[W - 2], x[W - 1] as tail rows c and
-// channels + c.
-template <class T>
-void transform_inputs(const WinogradConv& s, const Tiles& t, const Group& gr, const T* src, int64_t channels,
-                      const Matrices<T>& mx, T* lanes) {
-  const int64_t width = s.width;
+// Calls block(c, first, begin, end, n, r0) for each block of up to kLanes image rows of group
+// gr in a tensor [N, channels, H, W] at base: first is the block's first row, r0 its place
+// among the group's rows, n its rows, and [begin, end) the group's rows of channel c.
+template <class T, class Block>
+[[gnu::always_inline]] inline void for_each_block(const WinogradConv& s, const Group& gr, T* base, int64_t channels,
+                                                  Block block) {
   for (int64_t c = 0; c < channels; ++c) {
-    const T* rows = src + ((gr.n * channels + c) * s.height + gr.row0) * width;
-    for (int64_t r0 = 0; r0 < gr.rows; r0 += kLanes) {
-      const int64_t n = std::min(kLanes, gr.rows - r0);
-      rows_to_lanes(rows + r0 * width, n, width, 1, t.lane_columns(), lanes, rows, rows + gr.rows * width);
-      for (int64_t i = 0; i < t.per_row; ++i)
-        input_tile(lanes, i, n, mx.positions + c * mx.ld + i * gr.rows + r0, mx.matrix);
-      if (t.tail) {
-        copy_lanes(lanes + (width - 1) * kLanes, n, mx.tail + c * mx.ld_tail + r0);
-        copy_lanes(lanes + width * kLanes, n, mx.tail + (channels + c) * mx.ld_tail + r0);
-      }
-    }
+    T* begin = base + ((gr.n * channels + c) * s.height + gr.row0) * s.width;
+    T* end = begin + gr.rows * s.width;
+    for (int64_t r0 = 0; r0 < gr.rows; r0 += kLanes)
+      block(c, begin + r0 * s.width, begin, end, std::min(kLanes, gr.rows - r0), r0);
   }
 }
 
-// The gradient transform of group gr's rows of grad_out [N, channels, H, W] -> mx: positions
-// and, with a tail, the tail outputs' gradients as tail row o.
-template <class T>
-void transform_gradients(const WinogradConv& s, const Tiles& t, const Group& gr, const T* grad_out,
-                         int64_t channels, const Matrices<T>& mx, T* lanes) {
+// What transform_rows computes: the input transform B^T d of rows of x (or of grad_out for
+// the input gradient), or the gradient transform A e of rows of grad_out.
+enum class RowTransform { kInputs, kGradients };
+
+// The transform of group gr's rows of src [N, channels, H, W] -> mx: positions[xi][c] and,
+// with a tail, its columns as tail rows: for inputs the tail output's two taps x[W - 2] and
+// x[W - 1] as rows c and channels + c, for gradients the tail output's gradient as row c.
+template <RowTransform kKind, class T>
+void transform_rows(const WinogradConv& s, const Tiles& t, const Group& gr, const T* src, int64_t channels,
+                    const Matrices<T>& mx, T* lanes) {
+  constexpr bool kInputs = kKind == RowTransform::kInputs;
   const int64_t width = s.width;
-  for (int64_t o = 0; o < channels; ++o) {
-    const T* rows = grad_out + ((gr.n * channels + o) * s.height + gr.row0) * width;
-    for (int64_t r0 = 0; r0 < gr.rows; r0 += kLanes) {
-      const int64_t n = std::min(kLanes, gr.rows - r0);
-      rows_to_lanes(rows + r0 * width, n, width, 0, t.lane_columns(), lanes, rows, rows + gr.rows * width);
-      for (int64_t i = 0; i < t.per_row; ++i)
-        gradient_tile(lanes, i, n, mx.positions + o * mx.ld + i * gr.rows + r0, mx.matrix);
-      if (t.tail) copy_lanes(lanes + (width - 1) * kLanes, n, mx.tail + o * mx.ld_tail + r0);
+  for_each_block(s, gr, src, channels, [&](int64_t c, const T* first, const T* begin, const T* end, int64_t n,
+                                           int64_t r0) __attribute__((always_inline)) {
+    // inputs: column j holds x[j - 1]; gradients: column j holds e[j]
+    rows_to_lanes(first, n, width, kInputs ? 1 : 0, t.lane_columns(), lanes, begin, end);
+    for (int64_t i = 0; i < t.per_row; ++i) {
+      T* dst = mx.positions + c * mx.ld + i * gr.rows + r0;
+      if constexpr (kInputs) {
+        input_tile(lanes, i, n, dst, mx.matrix);
+      } else {
+        gradient_tile(lanes, i, n, dst, mx.matrix);
+      }
     }
-  }
+    if (t.tail) {
+      copy_lanes(lanes + (width - 1) * kLanes, n, mx.tail + c * mx.ld_tail + r0);
+      if constexpr (kInputs) copy_lanes(lanes + width * kLanes, n, mx.tail + (channels + c) * mx.ld_tail + r0);
+    }
+  });
 }
 
 // mx (the products: positions and, with a tail, its outputs as tail row o) -> group gr's rows
@@ -381,17 +387,13 @@ template <class T>
 void transform_outputs(const WinogradConv& s, const Tiles& t, const Group& gr, const Matrices<T>& mx,
                        int64_t channels, const T* bias, T* out, T* lanes) {
   const int64_t width = s.width;
-  for (int64_t o = 0; o < channels; ++o) {
-    T* rows = out + ((gr.n * channels + o) * s.height + gr.row0) * width;
-    const T b = bias != nullptr ? bias[o] : T(0);
-    for (int64_t r0 = 0; r0 < gr.rows; r0 += kLanes) {
-      const int64_t n = std::min(kLanes, gr.rows - r0);
-      for (int64_t i = 0; i < t.per_row; ++i)
-        output_tile(mx.positions + o * mx.ld + i * gr.rows + r0, mx.matrix, i, n, lanes);
-      if (t.tail) copy_lanes(mx.tail + o * mx.ld_tail + r0, n, lanes + (width - 1) * kLanes);
-      lanes_to_rows(lanes, n, width, b, rows + r0 * width, rows + gr.rows * width);
-    }
-  }
+  for_each_block(s, gr, out, channels, [&](int64_t o, T* first, T*, T* end, int64_t n, int64_t r0)
+                                           __attribute__((always_inline)) {
+    for (int64_t i = 0; i < t.per_row; ++i)
+      output_tile(mx.positions + o * mx.ld + i * gr.rows + r0, mx.matrix, i, n, lanes);
+    if (t.tail) copy_lanes(mx.tail + o * mx.ld_tail + r0, n, lanes + (width - 1) * kLanes);
+    lanes_to_rows(lanes, n, width, bias != nullptr ? bias[o] : T(0), first, end);
+  });
 }
 
 // ---------------------------------------------------------------- kernels
@@ -453,7 +455,7 @@ void correlate_group(const WinogradConv& s, const Tiles& t, const Group& gr, int
   const Matrices<T>& v = scratch.in;
   const Matrices<T>& m = scratch.out;
   const int64_t columns = gr.rows * t.per_row, matrix = out_ch * in_ch;
-  transform_inputs(s, t, gr, in, in_ch, v, scratch.lanes.get());
+  transform_rows<RowTransform::kInputs>(s, t, gr, in, in_ch, v, scratch.lanes.get());
   if (columns > 0) {
     for (int64_t xi = 0; xi < kPositions; ++xi) {
       // M_xi [out_ch, columns] = U_xi [out_ch, in_ch] x V_xi [in_ch, columns]
@@ -523,7 +525,7 @@ void winograd_conv_backward(const WinogradConv& s, const T* x, const T* w, const
         const Matrices<T>& e = scratch.out;
         const Matrices<T>& v = scratch.in;
         const int64_t columns = gr.rows * t.per_row;
-        transform_gradients(s, t, gr, grad_out, out_ch, e, scratch.lanes.get());
+        transform_rows<RowTransform::kGradients>(s, t, gr, grad_out, out_ch, e, scratch.lanes.get());
         if (need_b) {
           // E_1 holds each tile's output sum: its row sums and the tail's are grad_out's
           for (int64_t o = 0; o < out_ch; ++o) {
@@ -537,7 +539,7 @@ void winograd_conv_backward(const WinogradConv& s, const T* x, const T* w, const
           }
         }
         if (!need_w) continue;
-        transform_inputs(s, t, gr, x, in_ch, v, scratch.lanes.get());
+        transform_rows<RowTransform::kInputs>(s, t, gr, x, in_ch, v, scratch.lanes.get());
         const T beta = g == first ? T(0) : T(1);
         if (columns > 0) {
           for (int64_t xi = 0; xi < kPositions; ++xi) {

@@ -3,6 +3,7 @@
 // checkpoint on their own, and every bad input is one error naming it.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -314,11 +315,34 @@ TEST(TrainCommandOptions, InvalidValuesAreOneError) {
       },
       "config file " + dir.file("absent.json") + " does not exist");
   EXPECT_FALSE(fs::exists(dir.file("run")));
-  // Malformed values and unknown options are CLI11's errors: a non-zero exit code.
-  ::testing::internal::CaptureStderr();
-  EXPECT_NE(train({"--epochs", "ten"}), 0);
-  EXPECT_NE(train({"--no-such-option"}), 0);
-  ::testing::internal::GetCapturedStderr();
+  // Malformed values and unknown options: CLI11's message, as an error like the others.
+  expect_error([&] { train({"--epochs", "ten"}); }, "Could not convert: --epochs = ten (see --help)");
+  expect_error([&] { train({"--no-such-option"}); }, "--no-such-option");
+}
+
+// Every command reports a malformed command line the same way: one line on stderr (CLI11's
+// message: here the first required option missing, or the unknown option) and exit code 1;
+// --help still prints the help and exits 0.
+TEST(CommandLine, ParseErrorsAreOneLineAndExitCodeOne) {
+  using Command = int (*)(const std::vector<std::string>&);
+  const std::vector<std::pair<std::string, Command>> commands = {
+      {"train", train_command},         {"eval", eval_command},           {"predict", predict_command},
+      {"convert", convert_command},     {"info", info_command},           {"synth", synth_command},
+      {"summary", summary_command},     {"gradcheck", gradcheck_command}};
+  for (const auto& [name, command] : commands) {
+    SCOPED_TRACE(name);
+    ::testing::internal::CaptureStderr();
+    const int code = run_command(name, [&] { return command({"--no-such-option"}); });
+    const std::string err = ::testing::internal::GetCapturedStderr();
+    EXPECT_EQ(code, 1);
+    EXPECT_EQ(err.rfind("harnet " + name + ": error: ", 0), 0u) << err;
+    EXPECT_NE(err.find("(see --help)"), std::string::npos) << err;
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+
+    ::testing::internal::CaptureStdout();
+    EXPECT_EQ(run_command(name, [&] { return command({"--help"}); }), 0);
+    EXPECT_NE(::testing::internal::GetCapturedStdout().find("--help"), std::string::npos);
+  }
 }
 
 }  // namespace

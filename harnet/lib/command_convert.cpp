@@ -13,6 +13,7 @@
 #include "data/air_act2act.h"
 #include "data/dataset_io.h"
 #include "data/msr_action3d.h"
+#include "harnet/lib/command_line.h"
 #include "harnet/lib/commands.h"
 
 namespace harnet {
@@ -51,12 +52,8 @@ int convert_command(const std::vector<std::string>& args) {
       ->capture_default_str();
   app.add_option("--fps", air.fps, "air-act2act: output frame rate; keeps every (30/fps)-th frame")
       ->capture_default_str();
-  std::vector<std::string> reversed(args.rbegin(), args.rend());
-  try {
-    app.parse(reversed);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
+  int exit_code = 0;
+  if (!parse_command_line(app, args, exit_code)) return exit_code;
   const bool msr_format = format == "msr-action3d";
   HARNET_CHECK(!msr_format || (app.count("--camera") == 0 && app.count("--fps") == 0),
                "--camera and --fps apply to --format air-act2act only");

@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include "autograd/parallel.h"
+#include "harnet/lib/command_line.h"
 #include "harnet/lib/commands.h"
 #include "ops/op_cases.h"
 
@@ -23,12 +24,8 @@ int gradcheck_command(const std::vector<std::string>& args) {
   app.add_option("--threads", threads, "Threads (default: HARNET_NUM_THREADS or all cores)")
       ->check(CLI::PositiveNumber);
   app.add_flag("--list", list, "List the operators and cases, run nothing");
-  std::vector<std::string> reversed(args.rbegin(), args.rend());
-  try {
-    app.parse(reversed);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
+  int exit_code = 0;
+  if (!parse_command_line(app, args, exit_code)) return exit_code;
   if (threads > 0) set_num_threads(threads);
 
   std::vector<const OpCase*> selected;

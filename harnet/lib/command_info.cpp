@@ -10,6 +10,7 @@
 
 #include "autograd/error.h"
 #include "data/dataset_io.h"
+#include "harnet/lib/command_line.h"
 #include "harnet/lib/commands.h"
 
 namespace harnet {
@@ -76,12 +77,8 @@ int info_command(const std::vector<std::string>& args) {
   CLI::App app{"Summarises a skeleton dataset file and checks it against the harnet-skeleton-v1 contract.", "info"};
   std::string path;
   app.add_option("file", path, "The HDF5 dataset file")->required();
-  std::vector<std::string> reversed(args.rbegin(), args.rend());
-  try {
-    app.parse(reversed);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
+  int exit_code = 0;
+  if (!parse_command_line(app, args, exit_code)) return exit_code;
   print_info(path, read_dataset(path));
   return 0;
 }

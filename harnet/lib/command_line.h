@@ -5,17 +5,25 @@
 #include <string>
 #include <vector>
 
+#include "autograd/error.h"
+
 namespace harnet {
 
-// Parses args into app. Returns false when parsing ends the command (--help, or a malformed
-// or unknown option, which CLI11 reports on stderr), with the exit code in exit_code.
+// Parses args into app. Returns false when --help ends the command (the help is printed and
+// exit_code is 0). A malformed, unknown or missing option throws Error with CLI11's message,
+// so that it reaches the user as one line and exit code 1, like every other error.
 inline bool parse_command_line(CLI::App& app, const std::vector<std::string>& args, int& exit_code) {
   std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 takes them last first
   try {
     app.parse(reversed);
-  } catch (const CLI::ParseError& e) {
+  } catch (const CLI::CallForHelp& e) {
     exit_code = app.exit(e);
     return false;
+  } catch (const CLI::CallForAllHelp& e) {
+    exit_code = app.exit(e);
+    return false;
+  } catch (const CLI::ParseError& e) {
+    throw Error(str_cat(e.what(), " (see --help)"));
   }
   return true;
 }

@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 
 #include "autograd/error.h"
+#include "harnet/lib/command_line.h"
 #include "harnet/lib/commands.h"
 #include "harnet/lib/model.h"
 
@@ -42,14 +43,8 @@ int summary_command(const std::vector<std::string>& args) {
       ->capture_default_str();
   app.add_option("--frames", frames, "Frames per sequence (T)")->capture_default_str();
   app.add_option("--pooling", pooling, "Pooling over time: mean or attention")->capture_default_str();
-  std::vector<std::string> reversed(args.rbegin(), args.rend());
-  try {
-    app.parse(reversed);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    throw Error(e.what());  // one line, through run_command
-  }
+  int exit_code = 0;
+  if (!parse_command_line(app, args, exit_code)) return exit_code;
 
   HARNetConfig config = config_path.empty() ? defaults : read_config_file(config_path);
   if (app.count("--joints")) config.joints = joints;

@@ -6,6 +6,7 @@
 
 #include "data/dataset_io.h"
 #include "data/synthetic_skeletons.h"
+#include "harnet/lib/command_line.h"
 #include "harnet/lib/commands.h"
 
 namespace harnet {
@@ -30,12 +31,8 @@ int synth_command(const std::vector<std::string>& args) {
       ->check(CLI::Range(0.0, 0.5))
       ->capture_default_str();
   app.add_option("--seed", options.seed, "Seed; the same seed writes the same data")->capture_default_str();
-  std::vector<std::string> reversed(args.rbegin(), args.rend());
-  try {
-    app.parse(reversed);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
+  int exit_code = 0;
+  if (!parse_command_line(app, args, exit_code)) return exit_code;
   const SkeletonDataset dataset = make_synthetic_skeletons(options);
   write_dataset(output, dataset);
   std::printf("wrote %s: %s\n", output.c_str(), dataset_summary(dataset).c_str());

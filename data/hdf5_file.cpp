@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -427,6 +428,24 @@ void fsync_path(const std::string& path, int flags, const std::string& where, bo
   HARNET_CHECK(synced, where, ": cannot sync '", path, "' to disk: ", reason);
 }
 
+// Removes the temporary files of earlier writes of `final_name` that were killed before their
+// rename (".<name>.tmp-" and mkstemp's 6 characters). Only files untouched for 10 minutes go:
+// a younger one may belong to a writer that is still at work. Best effort: errors are ignored.
+void remove_stale_temporaries(const std::filesystem::path& directory, const std::string& final_name) {
+  namespace fs = std::filesystem;
+  const std::string prefix = "." + final_name + ".tmp-";
+  const auto cutoff = fs::file_time_type::clock::now() - std::chrono::minutes(10);
+  std::error_code ec;
+  for (fs::directory_iterator it(directory, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() != prefix.size() + 6 || name.rfind(prefix, 0) != 0) continue;
+    std::error_code item_ec;
+    if (!it->is_regular_file(item_ec) || item_ec) continue;
+    const auto written = fs::last_write_time(it->path(), item_ec);
+    if (!item_ec && written < cutoff) fs::remove(it->path(), item_ec);
+  }
+}
+
 }  // namespace
 
 Handle& Handle::operator=(Handle&& other) noexcept {
@@ -765,6 +784,7 @@ void write_file_atomically(const std::string& path, const std::string& where, co
   temporary.commit();
   // Make the rename itself durable; some file systems cannot sync directories, which is harmless.
   fsync_path(directory.string(), O_RDONLY | O_DIRECTORY, where, /*required=*/false);
+  remove_stale_temporaries(directory, target.filename().string());
 }
 
 #define HARNET_HDF5_INSTANTIATE(T)                                                                          \

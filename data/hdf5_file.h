@@ -172,7 +172,8 @@ class File {
 // permission bits are kept. On any failure the temporary file is removed and the error names
 // `where` (e.g. "save_checkpoint 'runs/a/last.h5'") and the problem (a missing or read-only
 // directory, a full disk, ...). A process killed mid-write leaves `path` intact and a
-// temporary file ".<name>.tmp-XXXXXX" behind.
+// temporary file ".<name>.tmp-XXXXXX" behind; the next successful write of `path` removes such
+// files once they are 10 minutes old (younger ones may belong to a writer still at work).
 void write_file_atomically(const std::string& path, const std::string& where, const std::function<void(File&)>& fill);
 
 }  // namespace harnet::hdf5

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -460,8 +461,19 @@ TEST(CheckpointAtomicSave, AWriterKilledMidWriteLeavesThePreviousCheckpointIntac
   EXPECT_EQ(entries[0].rfind(".last.h5.tmp-", 0), 0u) << entries[0];
   EXPECT_GE(std::filesystem::file_size(dir.file(entries[0])), 1u << 20);
   EXPECT_EQ(entries[1], "last.h5");
-  // The next save succeeds over it.
+  // The next save succeeds over it, and leaves the young temporary file alone: it could belong
+  // to a writer still at work.
   save_checkpoint(path, big);
+  expect_same_dict(load_checkpoint(path).model, big.model);
+  EXPECT_EQ(dir.entries(), entries);
+  // Once it is 10 minutes old, the next save removes it; other files stay.
+  const std::string stale = dir.file(entries[0]);
+  std::filesystem::last_write_time(stale, std::filesystem::last_write_time(stale) - std::chrono::minutes(11));
+  { std::ofstream(dir.file(".best.h5.tmp-abcdef")) << "another checkpoint's"; }
+  std::filesystem::last_write_time(dir.file(".best.h5.tmp-abcdef"),
+                                   std::filesystem::last_write_time(stale) - std::chrono::minutes(1));
+  save_checkpoint(path, big);
+  EXPECT_EQ(dir.entries(), (Names{".best.h5.tmp-abcdef", "last.h5"}));
   expect_same_dict(load_checkpoint(path).model, big.model);
 }
 

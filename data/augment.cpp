@@ -36,6 +36,12 @@ void validate_augment_options(const AugmentOptions& options) {
                "augment: jitter_sigma must be a non-negative number, got ", options.jitter_sigma);
   HARNET_CHECK(options.min_crop_fraction > 0.0 && options.min_crop_fraction <= 1.0,
                "augment: min_crop_fraction must be in (0, 1], got ", options.min_crop_fraction);
+  HARNET_CHECK(std::isfinite(options.bone_scale_range) && options.bone_scale_range >= 0.0 &&
+                   options.bone_scale_range < 1.0,
+               "augment: bone_scale_range must be in [0, 1), got ", options.bone_scale_range);
+  HARNET_CHECK(std::isfinite(options.motion_scale_range) && options.motion_scale_range >= 0.0 &&
+                   options.motion_scale_range < 1.0,
+               "augment: motion_scale_range must be in [0, 1), got ", options.motion_scale_range);
 }
 
 uint64_t sample_seed(uint64_t seed, int64_t epoch, int64_t sample) {
@@ -89,6 +95,66 @@ void scale_about(float* xyz, int64_t points, double factor, const float* pivot) 
 
 void add_jitter(float* values, int64_t count, double sigma, Generator& gen) {
   for (int64_t i = 0; i < count; ++i) values[i] += static_cast<float>(sigma * gen.normal());
+}
+
+void scale_bones(float* xyz, int64_t frames, int64_t joints, const std::vector<int32_t>& parents,
+                 const std::vector<double>& factors) {
+  HARNET_CHECK(static_cast<int64_t>(parents.size()) == joints && static_cast<int64_t>(factors.size()) == joints,
+               "scale_bones: parents and factors need ", joints, " entries, got ", parents.size(), " and ",
+               factors.size());
+  // Parents before children: a breadth-first order from the roots.
+  std::vector<int32_t> order;
+  std::vector<std::vector<int32_t>> children(static_cast<size_t>(joints));
+  for (int32_t j = 0; j < joints; ++j) {
+    const int32_t p = parents[static_cast<size_t>(j)];
+    HARNET_CHECK(p >= -1 && p < joints && p != j, "scale_bones: joint ", j, " has parent ", p);
+    if (p < 0) order.push_back(j);
+    else children[static_cast<size_t>(p)].push_back(j);
+  }
+  for (size_t k = 0; k < order.size(); ++k)
+    for (int32_t c : children[static_cast<size_t>(order[k])]) order.push_back(c);
+  HARNET_CHECK(static_cast<int64_t>(order.size()) == joints, "scale_bones: the parents contain a cycle");
+
+  std::vector<float> original(static_cast<size_t>(joints * 3));
+  for (int64_t t = 0; t < frames; ++t) {
+    float* frame = xyz + t * joints * 3;
+    std::copy(frame, frame + joints * 3, original.begin());
+    for (int32_t j : order) {
+      const int32_t p = parents[static_cast<size_t>(j)];
+      if (p < 0) continue;
+      const float f = static_cast<float>(factors[static_cast<size_t>(j)]);
+      for (int d = 0; d < 3; ++d) {
+        frame[3 * j + d] = frame[3 * p + d] + f * (original[static_cast<size_t>(3 * j + d)] -
+                                                   original[static_cast<size_t>(3 * p + d)]);
+      }
+    }
+  }
+}
+
+std::vector<double> draw_bone_factors(const AugmentOptions& options, int64_t joints, uint64_t sample_seed) {
+  Generator gen(mix64(sample_seed ^ 0x626f6e6573ULL));  // "bones"
+  std::vector<double> factors(static_cast<size_t>(joints));
+  for (double& f : factors) f = 1.0 + options.bone_scale_range * (2.0 * gen.uniform() - 1.0);
+  return factors;
+}
+
+void scale_motion(float* xyz, int64_t frames, int64_t joints, double factor) {
+  if (frames <= 0) return;
+  const float f = static_cast<float>(factor);
+  for (int64_t i = 0; i < joints * 3; ++i) {
+    double mean = 0.0;
+    for (int64_t t = 0; t < frames; ++t) mean += xyz[t * joints * 3 + i];
+    const float m = static_cast<float>(mean / static_cast<double>(frames));
+    for (int64_t t = 0; t < frames; ++t) {
+      float& v = xyz[t * joints * 3 + i];
+      v = m + f * (v - m);
+    }
+  }
+}
+
+double draw_motion_factor(const AugmentOptions& options, uint64_t sample_seed) {
+  Generator gen(mix64(sample_seed ^ 0x6d6f74696f6eULL));  // "motion"
+  return 1.0 + options.motion_scale_range * (2.0 * gen.uniform() - 1.0);
 }
 
 void augment_positions(float* xyz, int64_t frames, int64_t joints, int32_t pivot_joint, const AugmentOptions& options,

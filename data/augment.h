@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "autograd/generator.h"
 
@@ -26,8 +27,16 @@ struct AugmentOptions {
   double jitter_sigma = 0.01;  // per coordinate, in the sample's units (spine lengths once scaled)
   bool temporal_crop = false;
   double min_crop_fraction = 0.8;  // keep a fraction uniform in [min, 1] of the frames
+  // Body proportions: every bone's length times its own factor, uniform in [1 - range, 1 + range]
+  // and the same in every frame of the sample; the skeleton is rebuilt outward from the root.
+  bool bone_scale = false;
+  double bone_scale_range = 0.2;
+  // Motion amplitude: every joint's deviation from its mean position over the sample's frames
+  // times one factor uniform in [1 - range, 1 + range] (larger or smaller movements).
+  bool motion_scale = false;
+  double motion_scale_range = 0.2;
 
-  bool any() const { return rotate || scale || jitter || temporal_crop; }
+  bool any() const { return rotate || scale || jitter || temporal_crop || bone_scale || motion_scale; }
   // All four on, with the spec's ranges.
   static AugmentOptions training();
 };
@@ -67,6 +76,23 @@ void scale_about(float* xyz, int64_t points, double factor, const float* pivot);
 
 // Adds sigma * N(0, 1) to each of the `count` values, drawn from gen in order.
 void add_jitter(float* values, int64_t count, double sigma, Generator& gen);
+
+// Multiplies the length of bone (j, parents[j]) by factors[j] in every frame: each joint moves
+// so that its offset from its parent, already moved, is factors[j] times the original offset.
+// The root (parent -1) stays; factors of roots are ignored. parents must form a forest.
+// xyz: [frames, joints, 3].
+void scale_bones(float* xyz, int64_t frames, int64_t joints, const std::vector<int32_t>& parents,
+                 const std::vector<double>& factors);
+
+// The bone factors of one sample for scale_bones, uniform in [1 - range, 1 + range], drawn
+// from their own stream (seeded from the sample's seed) so the other draws stay unchanged.
+std::vector<double> draw_bone_factors(const AugmentOptions& options, int64_t joints, uint64_t sample_seed);
+
+// p(t, j) -> mean_t p(t, j) + factor * (p(t, j) - mean_t p(t, j)). xyz: [frames, joints, 3].
+void scale_motion(float* xyz, int64_t frames, int64_t joints, double factor);
+
+// The factor of scale_motion, uniform in [1 - range, 1 + range], from a stream of its own.
+double draw_motion_factor(const AugmentOptions& options, uint64_t sample_seed);
 
 // The spatial augmentations of one sample in place: rotation, then scale (both about frame
 // 0's pivot joint), then jitter (normals from gen). xyz: [frames, joints, 3].

@@ -221,7 +221,8 @@ void SkeletonLoader::write_sample(int64_t sample_index, int64_t epoch, float* ou
   }
 
   std::vector<float> positions(static_cast<size_t>(sample_size));  // [T, J, 3]
-  Generator gen(sample_seed(options_.seed, epoch, sample_index));
+  const uint64_t seed = sample_seed(options_.seed, epoch, sample_index);
+  Generator gen(seed);
   const SampleAugmentation draws = draw_augmentation(augment, gen);
   if (augment.temporal_crop) {
     const SkeletonSequence& source = normalized_[static_cast<size_t>(sample.source)];
@@ -231,6 +232,9 @@ void SkeletonLoader::write_sample(int64_t sample_index, int64_t epoch, float* ou
   } else {
     std::memcpy(positions.data(), resampled_.data() + sample_index * sample_size, positions.size() * sizeof(float));
   }
+  if (augment.bone_scale)
+    scale_bones(positions.data(), frames, joints, parents_, draw_bone_factors(augment, joints, seed));
+  if (augment.motion_scale) scale_motion(positions.data(), frames, joints, draw_motion_factor(augment, seed));
   augment_positions(positions.data(), frames, joints, center_joint_, augment, draws, gen);
   write_features(positions.data(), frames, joints, parents_, order_, features, out);
 }

@@ -3,6 +3,7 @@
 // scale, jitter statistics, temporal crop ranges, and the option checks.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 #include <string>
@@ -212,6 +213,92 @@ TEST(Augment, PositionsEachAugmentationAlone) {
   EXPECT_NEAR(std::sqrt(sum_sq / static_cast<double>(j.xyz.size())), 0.02, 0.002);
 }
 
+TEST(Augment, ScaleBonesScalesEachBoneAlongItself) {
+  const SkeletonDataset data = test::kinect_dataset(1);
+  SkeletonSequence s = extract_sequence(data, 0, true);
+  const SkeletonSequence original = s;
+  const std::vector<int32_t>& parents = test::kKinectV2Parents;  // joint 20's parent (1) comes after 2, 4, 8
+  std::vector<double> factors(parents.size());
+  for (size_t j = 0; j < factors.size(); ++j) factors[j] = 0.8 + 0.02 * static_cast<double>(j);
+  scale_bones(s.xyz.data(), s.frames, s.joints, parents, factors);
+  for (int64_t t = 0; t < s.frames; ++t) {
+    const float* a = s.frame(t);
+    const float* o = original.frame(t);
+    for (int d = 0; d < 3; ++d) ASSERT_EQ(a[3 * test::kSpineBase + d], o[3 * test::kSpineBase + d]);
+    for (size_t j = 0; j < parents.size(); ++j) {
+      const int32_t p = parents[j];
+      if (p < 0) continue;
+      for (int d = 0; d < 3; ++d) {
+        const double moved = a[3 * j + d] - a[3 * p + d];
+        const double before = o[3 * j + d] - o[3 * p + d];
+        ASSERT_NEAR(moved, factors[j] * before, 1e-5) << "frame " << t << ", joint " << j << ", axis " << d;
+      }
+    }
+  }
+  // Factors of 1 leave the skeleton as it was.
+  SkeletonSequence same = original;
+  scale_bones(same.xyz.data(), same.frames, same.joints, parents, std::vector<double>(parents.size(), 1.0));
+  for (size_t i = 0; i < same.xyz.size(); ++i) ASSERT_NEAR(same.xyz[i], original.xyz[i], 1e-6);
+  // Bad trees are refused.
+  std::vector<int32_t> cycle = parents;
+  cycle[0] = 3;
+  expect_error([&] { scale_bones(same.xyz.data(), same.frames, same.joints, cycle, factors); },
+               "scale_bones: the parents contain a cycle");
+  expect_error([&] { scale_bones(same.xyz.data(), same.frames, same.joints, {-1, 0}, factors); },
+               "scale_bones: parents and factors need 25 entries, got 2 and 25");
+}
+
+TEST(Augment, BoneFactorsAndMotionFactorStayInRangeAndRepeat) {
+  AugmentOptions options;
+  options.bone_scale_range = 0.3;
+  options.motion_scale_range = 0.25;
+  double low = 2, high = 0, motion_low = 2, motion_high = 0;
+  std::set<double> distinct;
+  for (int64_t sample = 0; sample < 400; ++sample) {
+    const uint64_t seed = sample_seed(5, 0, sample);
+    const std::vector<double> f = draw_bone_factors(options, 25, seed);
+    ASSERT_EQ(f.size(), 25u);
+    EXPECT_EQ(f, draw_bone_factors(options, 25, seed));
+    for (double v : f) {
+      low = std::min(low, v);
+      high = std::max(high, v);
+      distinct.insert(v);
+    }
+    const double m = draw_motion_factor(options, seed);
+    EXPECT_EQ(m, draw_motion_factor(options, seed));
+    motion_low = std::min(motion_low, m);
+    motion_high = std::max(motion_high, m);
+  }
+  EXPECT_GE(low, 0.7);
+  EXPECT_LT(low, 0.72);
+  EXPECT_LE(high, 1.3);
+  EXPECT_GT(high, 1.28);
+  EXPECT_GT(distinct.size(), 9000u);
+  EXPECT_GE(motion_low, 0.75);
+  EXPECT_LT(motion_low, 0.77);
+  EXPECT_LE(motion_high, 1.25);
+  EXPECT_GT(motion_high, 1.23);
+}
+
+TEST(Augment, ScaleMotionScalesDeviationsFromTheMeanPose) {
+  const SkeletonDataset data = test::kinect_dataset(1);
+  SkeletonSequence s = extract_sequence(data, 0, true);
+  const SkeletonSequence original = s;
+  scale_motion(s.xyz.data(), s.frames, s.joints, 1.3);
+  const int64_t values = s.joints * 3;
+  for (int64_t i = 0; i < values; ++i) {
+    double mean = 0;
+    for (int64_t t = 0; t < s.frames; ++t) mean += original.xyz[static_cast<size_t>(t * values + i)];
+    mean /= static_cast<double>(s.frames);
+    for (int64_t t = 0; t < s.frames; ++t) {
+      const double before = original.xyz[static_cast<size_t>(t * values + i)];
+      ASSERT_NEAR(s.xyz[static_cast<size_t>(t * values + i)], mean + 1.3 * (before - mean), 1e-5);
+    }
+  }
+  // The left wrist swings in the fixture, so this did move something.
+  EXPECT_NE(s.xyz, original.xyz);
+}
+
 TEST(Augment, OptionsAreChecked) {
   validate_augment_options(AugmentOptions::training());
   AugmentOptions o;
@@ -232,6 +319,12 @@ TEST(Augment, OptionsAreChecked) {
   expect_error([&] { validate_augment_options(o); }, "augment: min_crop_fraction must be in (0, 1], got 0");
   o.min_crop_fraction = 1.5;
   expect_error([&] { validate_augment_options(o); }, "got 1.5");
+  o = AugmentOptions{};
+  o.bone_scale_range = 1.0;
+  expect_error([&] { validate_augment_options(o); }, "augment: bone_scale_range must be in [0, 1), got 1");
+  o = AugmentOptions{};
+  o.motion_scale_range = -0.1;
+  expect_error([&] { validate_augment_options(o); }, "augment: motion_scale_range must be in [0, 1), got -0.1");
 }
 
 }  // namespace

@@ -236,6 +236,7 @@ LoaderOptions augmented_options() {
   options.shuffle = true;
   options.seed = 99;
   options.augment = AugmentOptions::training();
+  options.augment.bone_scale = options.augment.motion_scale = true;
   options.preprocess.features.velocities = true;
   options.preprocess.features.bones = true;
   return options;
@@ -289,12 +290,14 @@ TEST(Loader, AugmentationChangesWithTheEpochEvaluationDoesNot) {
   EXPECT_EQ(sample_of(evaluation.batch(0, 0), 0), sample_of(evaluation.batch(7, 0), 0));
   // Each augmentation alone changes the sample.
   const std::vector<float> plain = sample_of(evaluation.batch(0, 0), 0);
-  for (int k = 0; k < 4; ++k) {
+  for (int k = 0; k < 6; ++k) {
     LoaderOptions one = options;
     one.augment.rotate = k == 0;
     one.augment.scale = k == 1;
     one.augment.jitter = k == 2;
     one.augment.temporal_crop = k == 3;
+    one.augment.bone_scale = k == 4;
+    one.augment.motion_scale = k == 5;
     SkeletonLoader loader(data, all_indices(data), one);
     EXPECT_NE(sample_of(loader.batch(0, 0), 0), plain) << "augmentation " << k;
   }

@@ -68,12 +68,22 @@ AugmentSwitches add_augment_options(CLI::App& app, AugmentOptions& a) {
       {app.add_flag("--jitter,!--no-jitter", a.jitter, switch_help("Gaussian joint jitter", a.jitter)), &a.jitter},
       {app.add_flag("--temporal-crop,!--no-temporal-crop", a.temporal_crop,
                     switch_help("Random temporal crop", a.temporal_crop)),
-       &a.temporal_crop}};
+       &a.temporal_crop},
+      {app.add_flag("--bone-scale,!--no-bone-scale", a.bone_scale,
+                    switch_help("Random bone lengths (body proportions)", a.bone_scale)),
+       &a.bone_scale},
+      {app.add_flag("--motion-scale,!--no-motion-scale", a.motion_scale,
+                    switch_help("Random motion amplitude", a.motion_scale)),
+       &a.motion_scale}};
   app.add_option("--max-rotation", a.max_rotation_degrees, "Rotation range, +- degrees")->capture_default_str();
   app.add_option("--min-scale", a.min_scale, "Smallest scale factor")->capture_default_str();
   app.add_option("--max-scale", a.max_scale, "Largest scale factor")->capture_default_str();
   app.add_option("--jitter-sigma", a.jitter_sigma, "Jitter standard deviation (spine lengths)")->capture_default_str();
   app.add_option("--min-crop", a.min_crop_fraction, "Smallest share of frames a temporal crop keeps")
+      ->capture_default_str();
+  app.add_option("--bone-scale-range", a.bone_scale_range, "Bone length factors in [1 - range, 1 + range]")
+      ->capture_default_str();
+  app.add_option("--motion-scale-range", a.motion_scale_range, "Motion amplitude factor in [1 - range, 1 + range]")
       ->capture_default_str();
   return s;
 }

@@ -97,7 +97,11 @@ json augment_json(const AugmentOptions& a) {
           {"jitter", a.jitter},
           {"jitter_sigma", a.jitter_sigma},
           {"temporal_crop", a.temporal_crop},
-          {"min_crop_fraction", a.min_crop_fraction}};
+          {"min_crop_fraction", a.min_crop_fraction},
+          {"bone_scale", a.bone_scale},
+          {"bone_scale_range", a.bone_scale_range},
+          {"motion_scale", a.motion_scale},
+          {"motion_scale_range", a.motion_scale_range}};
 }
 
 void read_augment(JsonReader& r, AugmentOptions& a) {
@@ -110,6 +114,10 @@ void read_augment(JsonReader& r, AugmentOptions& a) {
   r.read("jitter_sigma", a.jitter_sigma);
   r.read("temporal_crop", a.temporal_crop);
   r.read("min_crop_fraction", a.min_crop_fraction);
+  r.read("bone_scale", a.bone_scale);
+  r.read("bone_scale_range", a.bone_scale_range);
+  r.read("motion_scale", a.motion_scale);
+  r.read("motion_scale_range", a.motion_scale_range);
 }
 
 // The part after "name:" of a split text, or "" when it does not start with it.

@@ -1,13 +1,17 @@
 // Training augmentation of one sample (spec, "Input pipeline"): a random temporal crop
 // (then resampling back to T frames), a rotation about the vertical axis, a uniform scale
-// and Gaussian jitter. Each is switched on separately; all are off by default, as in
-// evaluation.
+// and Gaussian jitter; beyond the spec, random bone lengths (body proportions) and a random
+// motion amplitude, which stand in for the differences between performers. Each is switched
+// on separately; all are off by default, as in evaluation.
 //
 // Reproducibility: a sample's random numbers come from its own Generator seeded by
 // sample_seed(seed, epoch, sample index), so they do not depend on the thread that
 // prepares the sample or on the batch it lands in. The four
 // scalar draws are always taken, in a fixed order, so switching one augmentation on or off
-// leaves the others' values unchanged; the jitter's normals come last.
+// leaves the others' values unchanged; the jitter's normals come last. The bone and motion
+// factors come from streams of their own, seeded from the same sample seed.
+//
+// Order in the loader: crop, bone lengths, motion amplitude, then rotation, scale and jitter.
 #pragma once
 
 #include <cstdint>

@@ -23,7 +23,8 @@ SkeletonDataset small_dataset(int64_t classes = 3) {
   return make_synthetic_skeletons(o);
 }
 
-// The spec's recipe except batch 16 with 5 warm-up epochs (chosen on carved validation).
+// The spec's recipe except batch 16 with 5 warm-up epochs, and random bone lengths and motion
+// amplitude added to the augmentation (each chosen on validation subjects).
 TEST(RunConfig, DefaultsAreTheSpecRecipeWithSmallerBatches) {
   const RunConfig c;
   EXPECT_EQ(c.optimizer.name, "adam");
@@ -40,6 +41,9 @@ TEST(RunConfig, DefaultsAreTheSpecRecipeWithSmallerBatches) {
   EXPECT_EQ(c.validation, "held-out");
   EXPECT_EQ(c.early_stopping, 0);
   EXPECT_TRUE(c.augment.rotate && c.augment.scale && c.augment.jitter && c.augment.temporal_crop);
+  EXPECT_TRUE(c.augment.bone_scale && c.augment.motion_scale);
+  EXPECT_DOUBLE_EQ(c.augment.bone_scale_range, 0.2);
+  EXPECT_DOUBLE_EQ(c.augment.motion_scale_range, 0.2);
   EXPECT_EQ(c.model.conv_channels, (std::vector<int64_t>{64, 64, 128}));
   EXPECT_NO_THROW(c.validate());
 }
@@ -54,6 +58,8 @@ TEST(RunConfig, JsonRoundTripKeepsEverySetting) {
   c.normalize.rotate = false;
   c.augment.jitter = false;
   c.augment.max_rotation_degrees = 10;
+  c.augment.motion_scale = false;
+  c.augment.bone_scale_range = 0.35;
   c.model.conv_channels = {8, 16};
   c.model.conv_pool = {false, true};
   c.model.lstm_hidden = 24;
@@ -79,6 +85,9 @@ TEST(RunConfig, JsonRoundTripKeepsEverySetting) {
   EXPECT_DOUBLE_EQ(back.optimizer.momentum, 0.8);
   EXPECT_EQ(back.model.conv_channels, (std::vector<int64_t>{8, 16}));
   EXPECT_FALSE(back.normalize.rotate);
+  EXPECT_TRUE(back.augment.bone_scale);
+  EXPECT_FALSE(back.augment.motion_scale);
+  EXPECT_DOUBLE_EQ(back.augment.bone_scale_range, 0.35);
   EXPECT_EQ(back.joint_order, (std::vector<int32_t>{1, 0}));
   EXPECT_EQ(back.seed, 42u);
 }
@@ -119,6 +128,26 @@ TEST(RunConfig, ModelPoolingRoundTripsAndOldConfigsReadAsMean) {
                "config: model: HARNetConfig: pooling must be \"mean\" or \"attention\", got \"max\"");
   c.model.pooling = "sum";
   expect_error([&] { c.validate(); }, "pooling must be \"mean\" or \"attention\", got \"sum\"");
+}
+
+// A config.json written before bone_scale and motion_scale existed has an augment object
+// without them: it repeats its run, so they read as off. Without an augment object at all, the
+// defaults (on) apply like any other missing key.
+TEST(RunConfig, OldAugmentObjectsReadWithoutBoneAndMotionScale) {
+  const RunConfig old = RunConfig::from_json(
+      R"({"format": "harnet-run-v1", "augment": {"rotate": true, "jitter": false, "min_crop_fraction": 0.8}})");
+  EXPECT_TRUE(old.augment.rotate && old.augment.scale && old.augment.temporal_crop);
+  EXPECT_FALSE(old.augment.jitter);
+  EXPECT_FALSE(old.augment.bone_scale);
+  EXPECT_FALSE(old.augment.motion_scale);
+  const RunConfig none = RunConfig::from_json(R"({"format": "harnet-run-v1"})");
+  EXPECT_TRUE(none.augment.bone_scale && none.augment.motion_scale);
+  const RunConfig on = RunConfig::from_json(R"({"format": "harnet-run-v1", "augment": {"motion_scale": true}})");
+  EXPECT_TRUE(on.augment.motion_scale);
+  EXPECT_FALSE(on.augment.bone_scale);
+  expect_error(
+      [] { RunConfig::from_json(R"({"format": "harnet-run-v1", "augment": {"bone_scale_range": 1.5}})").validate(); },
+               "bone_scale_range must be in [0, 1), got 1.5");
 }
 
 TEST(RunConfig, WarmupIsCappedBelowTheEpochs) {

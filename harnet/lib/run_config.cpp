@@ -114,6 +114,8 @@ void read_augment(JsonReader& r, AugmentOptions& a) {
   r.read("jitter_sigma", a.jitter_sigma);
   r.read("temporal_crop", a.temporal_crop);
   r.read("min_crop_fraction", a.min_crop_fraction);
+  // Absent from an augment object written before these two existed: off, as they were then.
+  a.bone_scale = a.motion_scale = false;
   r.read("bone_scale", a.bone_scale);
   r.read("bone_scale_range", a.bone_scale_range);
   r.read("motion_scale", a.motion_scale);

@@ -3,7 +3,8 @@
 // logits, the cross-entropy loss, every parameter gradient, the BatchNorm buffers after the
 // forward and the losses of 5 steps of Adam + clip_grad_norm_ (plus the final state in train
 // mode), in train mode (batch statistics) and eval mode (running statistics). Here the same
-// state is loaded into harnet::HARNet (strict) and everything is reproduced in float32.
+// state is loaded into harnet::HARNet (strict) and everything is reproduced in float32. Two
+// files: the model with the mean over time (the default) and with attention pooling.
 //
 // Tolerances, mixed absolute/relative as in tests/parity_harness.h:
 //   |harnet - PyTorch| <= tol * (|PyTorch| + scale),  tol = 1e-4
@@ -21,6 +22,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -42,14 +44,17 @@ const char* const kRegenerate = "regenerate with /usr/bin/python3 tools/make_har
 constexpr double kTolerance = 1e-4;
 constexpr double kUpdateTolerance = 1e-3;
 
-const json& golden() {
-  static const json doc = [] {
-    const std::string path = std::string(HARNET_FIXTURE_DIR) + "/harnet_golden.json";
+// A fixture file, read once.
+const json& golden(const std::string& file) {
+  static std::map<std::string, json> documents;
+  auto it = documents.find(file);
+  if (it == documents.end()) {
+    const std::string path = std::string(HARNET_FIXTURE_DIR) + "/" + file;
     std::ifstream in(path);
     if (!in) throw Error(str_cat("missing fixture file ", path, ": ", kRegenerate));
-    return json::parse(in);
-  }();
-  return doc;
+    it = documents.emplace(file, json::parse(in)).first;
+  }
+  return it->second;
 }
 
 Tensor tensor_of(const json& record) {
@@ -97,8 +102,11 @@ double largest_magnitude(const json& record) {
   return ::testing::AssertionFailure() << what << ": harnet " << actual << ", PyTorch " << e;
 }
 
-class HarnetGolden : public ::testing::Test {
+// The parameter: the fixture file (mean pooling, the default, or attention pooling).
+class HarnetGolden : public ::testing::TestWithParam<std::string> {
  protected:
+  const json& golden() const { return harnet::golden(GetParam()); }
+
   void SetUp() override {
     const json& doc = golden();
     config = HARNetConfig::from_json(doc.at("config").dump());
@@ -174,7 +182,7 @@ class HarnetGolden : public ::testing::Test {
   Tensor x, labels;
 };
 
-TEST_F(HarnetGolden, StateDictKeysAndShapesEqualPyTorch) {
+TEST_P(HarnetGolden, StateDictKeysAndShapesEqualPyTorch) {
   const json& records = golden().at("state_dict");
   const nn::StateDict ours = model->state_dict();
   ASSERT_EQ(ours.size(), records.size());
@@ -187,7 +195,7 @@ TEST_F(HarnetGolden, StateDictKeysAndShapesEqualPyTorch) {
   }
 }
 
-TEST_F(HarnetGolden, DefaultModelMatchesPyTorchKeyForKey) {
+TEST_P(HarnetGolden, DefaultModelMatchesPyTorchKeyForKey) {
   const json& reference = golden().at("default_model");
   const HARNetConfig default_config = HARNetConfig::from_json(reference.at("config").dump());
   EXPECT_EQ(default_config.to_json(), HARNetConfig{}.to_json());  // the fixture's defaults are ours
@@ -206,11 +214,11 @@ TEST_F(HarnetGolden, DefaultModelMatchesPyTorchKeyForKey) {
   }
 }
 
-TEST_F(HarnetGolden, TrainModeLogitsLossAndEveryGradient) { check_forward_backward("train"); }
+TEST_P(HarnetGolden, TrainModeLogitsLossAndEveryGradient) { check_forward_backward("train"); }
 
-TEST_F(HarnetGolden, EvalModeLogitsLossAndEveryGradient) { check_forward_backward("eval"); }
+TEST_P(HarnetGolden, EvalModeLogitsLossAndEveryGradient) { check_forward_backward("eval"); }
 
-TEST_F(HarnetGolden, TrainModeAdamStepsAndFinalState) {
+TEST_P(HarnetGolden, TrainModeAdamStepsAndFinalState) {
   check_optimizer_steps("train");
   // The final state, as the change from the initial one (see the tolerances above).
   for (const json& record : golden().at("train").at("final_state")) {
@@ -228,7 +236,13 @@ TEST_F(HarnetGolden, TrainModeAdamStepsAndFinalState) {
   }
 }
 
-TEST_F(HarnetGolden, EvalModeAdamSteps) { check_optimizer_steps("eval"); }
+TEST_P(HarnetGolden, EvalModeAdamSteps) { check_optimizer_steps("eval"); }
+
+INSTANTIATE_TEST_SUITE_P(Pooling, HarnetGolden,
+                         ::testing::Values("harnet_golden.json", "harnet_golden_attention.json"),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           return info.param == "harnet_golden.json" ? std::string("Mean") : std::string("Attention");
+                         });
 
 }  // namespace
 }  // namespace harnet

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """PyTorch golden reference for the whole HARNet model (dev-only).
 
-Writes tests/fixtures/harnet_golden.json, which tests/test_harnet_golden.cpp replays through
-harnet::HARNet: the architecture of the reference trainer's HARNet with every size a
+Writes tests/fixtures/harnet_golden.json, and harnet_golden_attention.json for the same model
+with attention pooling instead of the mean over time, which tests/test_harnet_golden.cpp replays
+through harnet::HARNet: the architecture of the reference trainer's HARNet with every size a
 parameter, built small (J=7, C=4, C_in=3, conv 8/8/16, LSTM 2 layers x 12, 2 heads), every dropout
 0 so that train mode is deterministic. Recorded:
   - "config": the model's settings, in harnet's configuration keys (HARNetConfig JSON);
@@ -25,8 +26,8 @@ reader parsing the decimal as a double and rounding to float32 gets the value ba
 values as integers. One record per line, so diffs stay readable.
 
 Run (PyTorch 1.13 from Debian):
-    /usr/bin/python3 tools/make_harnet_fixtures.py           # writes tests/fixtures/harnet_golden.json
-    /usr/bin/python3 tools/make_harnet_fixtures.py OUT.json  # writes elsewhere
+    /usr/bin/python3 tools/make_harnet_fixtures.py      # writes both files into tests/fixtures/
+    /usr/bin/python3 tools/make_harnet_fixtures.py DIR  # writes them into DIR
 Deterministic: fixed seeds, one thread; a second run writes the same bytes.
 """
 
@@ -80,6 +81,9 @@ class HARNet(nn.Module):
                          dropout=c["lstm_dropout"], bidirectional=c["bidirectional"])
         s.mha = nn.MultiheadAttention(width, c["attention_heads"], dropout=c["attention_dropout"], batch_first=True)
         s.norm = nn.LayerNorm(width)
+        s.pooling = c.get("pooling", "mean")
+        if s.pooling == "attention":  # a score per frame, softmaxed over time, weights the sum
+            s.pool = nn.Linear(width, 1)
         s.head = nn.Sequential(nn.Linear(width, c["classifier_hidden"]), nn.ReLU(),
                                nn.Dropout(c["classifier_dropout"]), nn.Linear(c["classifier_hidden"], c["classes"]))
 
@@ -89,7 +93,10 @@ class HARNet(nn.Module):
         h = s.drop_in(h.permute(0, 2, 1, 3).reshape(B, T, -1))
         h, _ = s.lstm(h)
         a, _ = s.mha(h, h, h, need_weights=False)
-        return s.head(s.norm(h + a).mean(dim=1))
+        y = s.norm(h + a)
+        if s.pooling == "attention":
+            return s.head((torch.softmax(s.pool(y), dim=1) * y).sum(dim=1))
+        return s.head(y.mean(dim=1))
 
 
 # ---------------------------------------------------------------- records
@@ -181,20 +188,17 @@ def render(value, spread):
     return json.dumps(value, separators=(",", ":"), allow_nan=False)
 
 
-def main():
-    torch.set_num_threads(1)  # reductions in one fixed order
-    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "tests", "fixtures", "harnet_golden.json")
-
+def write_golden(out, config):
     torch.manual_seed(0)
-    model = HARNet(CONFIG)
+    model = HARNet(config)
     gen = torch.Generator().manual_seed(1)
     perturb(model, gen)
     initial = {k: v.clone() for k, v in model.state_dict().items()}
-    x = torch.randn((BATCH, FRAMES, CONFIG["joints"], CONFIG["in_channels"]), generator=gen)
-    labels = torch.randint(0, CONFIG["classes"], (BATCH,), generator=gen)
+    x = torch.randn((BATCH, FRAMES, config["joints"], config["in_channels"]), generator=gen)
+    labels = torch.randint(0, config["classes"], (BATCH,), generator=gen)
 
     records = {
-        "config": CONFIG,
+        "config": config,
         "optimizer": {"lr": LR, "weight_decay": WEIGHT_DECAY, "max_norm": MAX_NORM, "steps": STEPS},
         "x": tensor_record(x),
         "labels": tensor_record(labels),
@@ -210,6 +214,13 @@ def main():
         f.write(render(document, True) + "\n")
     print(f"{out}: {os.path.getsize(out)} bytes; grad norm train {records['train']['grad_norm']:.3f}, "
           f"eval {records['eval']['grad_norm']:.3f}")
+
+
+def main():
+    torch.set_num_threads(1)  # reductions in one fixed order
+    directory = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "tests", "fixtures")
+    write_golden(os.path.join(directory, "harnet_golden.json"), CONFIG)
+    write_golden(os.path.join(directory, "harnet_golden_attention.json"), {**CONFIG, "pooling": "attention"})
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "autograd/error.h"
+#include "data/joint_order.h"
 
 namespace harnet {
 
@@ -102,19 +103,7 @@ void scale_bones(float* xyz, int64_t frames, int64_t joints, const std::vector<i
   HARNET_CHECK(static_cast<int64_t>(parents.size()) == joints && static_cast<int64_t>(factors.size()) == joints,
                "scale_bones: parents and factors need ", joints, " entries, got ", parents.size(), " and ",
                factors.size());
-  // Parents before children: a breadth-first order from the roots.
-  std::vector<int32_t> order;
-  std::vector<std::vector<int32_t>> children(static_cast<size_t>(joints));
-  for (int32_t j = 0; j < joints; ++j) {
-    const int32_t p = parents[static_cast<size_t>(j)];
-    HARNET_CHECK(p >= -1 && p < joints && p != j, "scale_bones: joint ", j, " has parent ", p);
-    if (p < 0) order.push_back(j);
-    else children[static_cast<size_t>(p)].push_back(j);
-  }
-  for (size_t k = 0; k < order.size(); ++k)
-    for (int32_t c : children[static_cast<size_t>(order[k])]) order.push_back(c);
-  HARNET_CHECK(static_cast<int64_t>(order.size()) == joints, "scale_bones: the parents contain a cycle");
-
+  const std::vector<int32_t> order = depth_first_joint_order(parents);  // parents before children; validates
   std::vector<float> original(static_cast<size_t>(joints * 3));
   for (int64_t t = 0; t < frames; ++t) {
     float* frame = xyz + t * joints * 3;

@@ -83,7 +83,8 @@ void add_jitter(float* values, int64_t count, double sigma, Generator& gen);
 
 // Multiplies the length of bone (j, parents[j]) by factors[j] in every frame: each joint moves
 // so that its offset from its parent, already moved, is factors[j] times the original offset.
-// The root (parent -1) stays; factors of roots are ignored. parents must form a forest.
+// The root (parent -1) stays and its factor is ignored. parents must be one tree (it is
+// validated: validate_skeleton_tree).
 // xyz: [frames, joints, 3].
 void scale_bones(float* xyz, int64_t frames, int64_t joints, const std::vector<int32_t>& parents,
                  const std::vector<double>& factors);

@@ -243,7 +243,7 @@ TEST(Augment, ScaleBonesScalesEachBoneAlongItself) {
   std::vector<int32_t> cycle = parents;
   cycle[0] = 3;
   expect_error([&] { scale_bones(same.xyz.data(), same.frames, same.joints, cycle, factors); },
-               "scale_bones: the parents contain a cycle");
+               "skeleton tree: no root (no joint has parent -1); the joints form a cycle");
   expect_error([&] { scale_bones(same.xyz.data(), same.frames, same.joints, {-1, 0}, factors); },
                "scale_bones: parents and factors need 25 entries, got 2 and 25");
 }

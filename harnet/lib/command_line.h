@@ -16,10 +16,7 @@ inline bool parse_command_line(CLI::App& app, const std::vector<std::string>& ar
   std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 takes them last first
   try {
     app.parse(reversed);
-  } catch (const CLI::CallForHelp& e) {
-    exit_code = app.exit(e);
-    return false;
-  } catch (const CLI::CallForAllHelp& e) {
+  } catch (const CLI::Success& e) {  // --help (CallForHelp, CallForAllHelp)
     exit_code = app.exit(e);
     return false;
   } catch (const CLI::ParseError& e) {

@@ -221,7 +221,9 @@ void SkeletonLoader::write_sample(int64_t sample_index, int64_t epoch, float* ou
   }
 
   std::vector<float> positions(static_cast<size_t>(sample_size));  // [T, J, 3]
-  const uint64_t seed = sample_seed(options_.seed, epoch, sample_index);
+  const uint64_t seed = options_.seed_by_sequence
+                            ? sample_seed(sample_seed(options_.seed, epoch, sample.sequence), sample.window_start, 0)
+                            : sample_seed(options_.seed, epoch, sample_index);
   Generator gen(seed);
   const SampleAugmentation draws = draw_augmentation(augment, gen);
   if (augment.temporal_crop) {

@@ -17,7 +17,9 @@
 //
 // Determinism: the order depends on (seed, epoch) only, and each sample on (seed, epoch,
 // sample index) only (data/augment.h), so a batch is bit-identical whatever the thread
-// count, the prefetch depth or the batch size around it.
+// count, the prefetch depth or the batch size around it. With seed_by_sequence the sample's
+// draws come from its dataset sequence (and window) instead of its place in the loader, so a
+// sequence is augmented alike whatever other sequences the loader holds (test-time views).
 //
 // Threads: samples of a batch are prepared with parallel_for (oneTBB), on a background
 // thread that keeps up to `prefetch` batches ready while the caller trains. start_epoch and
@@ -49,6 +51,9 @@ struct LoaderOptions {
   bool shuffle = false;    // a new order each epoch, from (seed, epoch)
   bool drop_last = false;  // drop the last batch when it is smaller than batch_size
   uint64_t seed = 0;
+  // Augmentation draws keyed by the sample's dataset sequence and window start instead of its
+  // index in the loader (see the file comment).
+  bool seed_by_sequence = false;
   int64_t prefetch = 2;  // batches prepared ahead on a background thread; 0: inside next()
 };
 

@@ -303,6 +303,25 @@ TEST(Loader, AugmentationChangesWithTheEpochEvaluationDoesNot) {
   }
 }
 
+// seed_by_sequence (test-time views): a sequence's augmented sample is the same whatever other
+// sequences the loader holds and wherever it sits among them; the default keys the draws by
+// the sample's place in the loader instead.
+TEST(Loader, SeedBySequenceDrawsTheSameSampleInAnySubset) {
+  const SkeletonDataset data = test::kinect_dataset(6);
+  LoaderOptions options = augmented_options();
+  options.shuffle = false;
+  options.seed_by_sequence = true;
+  SkeletonLoader all(data, all_indices(data), options);
+  SkeletonLoader subset(data, {5, 2}, options);
+  EXPECT_EQ(sample_of(subset.batch(3, 0), 0), sample_of(all.batch(3, 1), 0));  // sequence 5: all's sample 5
+  EXPECT_EQ(sample_of(subset.batch(3, 0), 1), sample_of(all.batch(3, 0), 2));  // sequence 2
+  EXPECT_NE(sample_of(subset.batch(3, 0), 0), sample_of(subset.batch(4, 0), 0));  // still new each epoch
+  options.seed_by_sequence = false;
+  SkeletonLoader by_place(data, {5, 2}, options);
+  SkeletonLoader all_by_place(data, all_indices(data), options);
+  EXPECT_NE(sample_of(by_place.batch(3, 0), 0), sample_of(all_by_place.batch(3, 1), 0));
+}
+
 TEST(Loader, RestartingAnEpochMidwayIsClean) {
   const SkeletonDataset data = test::kinect_dataset(30);
   LoaderOptions options = augmented_options();

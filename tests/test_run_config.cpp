@@ -40,6 +40,7 @@ TEST(RunConfig, DefaultsAreTheSpecRecipeWithSmallerBatches) {
   EXPECT_EQ(c.split, "odd-even");
   EXPECT_EQ(c.validation, "held-out");
   EXPECT_EQ(c.early_stopping, 0);
+  EXPECT_EQ(c.tta, 20);
   EXPECT_TRUE(c.augment.rotate && c.augment.scale && c.augment.jitter && c.augment.temporal_crop);
   EXPECT_TRUE(c.augment.bone_scale && c.augment.motion_scale);
   EXPECT_DOUBLE_EQ(c.augment.bone_scale_range, 0.2);
@@ -73,6 +74,7 @@ TEST(RunConfig, JsonRoundTripKeepsEverySetting) {
   c.clip = 0.0;
   c.label_smoothing = 0.1;
   c.early_stopping = 3;
+  c.tta = 3;
   c.seed = 42;
   c.threads = 2;
   c.class_names = {"a", "b"};
@@ -90,6 +92,7 @@ TEST(RunConfig, JsonRoundTripKeepsEverySetting) {
   EXPECT_DOUBLE_EQ(back.augment.bone_scale_range, 0.35);
   EXPECT_EQ(back.joint_order, (std::vector<int32_t>{1, 0}));
   EXPECT_EQ(back.seed, 42u);
+  EXPECT_EQ(back.tta, 3);
 }
 
 TEST(RunConfig, MissingKeysKeepDefaultsAndBadOnesAreRefused) {
@@ -148,6 +151,19 @@ TEST(RunConfig, OldAugmentObjectsReadWithoutBoneAndMotionScale) {
   expect_error(
       [] { RunConfig::from_json(R"({"format": "harnet-run-v1", "augment": {"bone_scale_range": 1.5}})").validate(); },
                "bone_scale_range must be in [0, 1), got 1.5");
+}
+
+// A config.json written before the evaluation settings existed has a training object and no
+// evaluation object: its final report was the plain view's, so tta reads as 1. A file without
+// either (hand-written) gets the default like any other missing key.
+TEST(RunConfig, OldConfigsReadWithoutTestTimeAugmentation) {
+  EXPECT_EQ(RunConfig::from_json(R"({"format": "harnet-run-v1", "training": {"epochs": 3}})").tta, 1);
+  EXPECT_EQ(RunConfig::from_json(R"({"format": "harnet-run-v1"})").tta, 20);
+  EXPECT_EQ(RunConfig::from_json(R"({"format": "harnet-run-v1", "training": {}, "evaluation": {"tta": 4}})").tta, 4);
+  expect_error([] { RunConfig::from_json(R"({"format": "harnet-run-v1", "evaluation": {"views": 4}})"); },
+               "unknown key 'evaluation.views'");
+  expect_error([] { RunConfig::from_json(R"({"format": "harnet-run-v1", "evaluation": {"tta": 0}})").validate(); },
+               "--tta must be >= 1 (1: no test-time augmentation), got 0");
 }
 
 TEST(RunConfig, WarmupIsCappedBelowTheEpochs) {

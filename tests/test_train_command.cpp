@@ -294,6 +294,46 @@ TEST(TrainCommandOptions, AttentionPoolingCheckpointsLoadForEvalAndPredict) {
                "pooling must be \"mean\" or \"attention\", got \"max\"");
 }
 
+// With training augmentation the final report, eval and predict average the checkpoint's
+// test-time views (--tta of train); eval and predict take --tta to override it.
+TEST(TrainCommandOptions, TestTimeAugmentationReachesTheReportEvalAndPredict) {
+  TempDir dir;
+  const std::string data = write_synthetic(dir, 3);
+  const std::string run = dir.file("tta");
+  const auto [code, output] =
+      run_captured(train_command, concat({"--data", data, "--out", run, "--epochs", "1", "--tta", "3"}, tiny_options()));
+  ASSERT_EQ(code, 0) << output;
+  EXPECT_EQ(RunConfig::load(run + "/config.json").tta, 3);
+  const std::string report = read_text_file(run + "/report.md");
+  EXPECT_NE(report.find("| test-time augmentation | 3 views (the plain one and 2 with the training augmentation); "
+                        "the plain view alone: accuracy "),
+            std::string::npos)
+      << report;
+
+  const std::string last = run + "/last.h5";
+  const auto [eval_code, evaluated] = run_captured(eval_command, {"--checkpoint", last, "--data", data});
+  ASSERT_EQ(eval_code, 0) << evaluated;
+  EXPECT_EQ(evaluated.substr(evaluated.find("| accuracy |"), 40), report.substr(report.find("| accuracy |"), 40));
+  EXPECT_EQ(evaluated.substr(evaluated.find("| loss |"), 20), report.substr(report.find("| loss |"), 20));
+  const auto [plain_code, plain] = run_captured(eval_command, {"--checkpoint", last, "--data", data, "--tta", "1"});
+  ASSERT_EQ(plain_code, 0);
+  EXPECT_NE(plain.find("| test-time augmentation | none (the plain view) |"), std::string::npos) << plain;
+  EXPECT_NE(plain.substr(plain.find("| loss |"), 20), report.substr(report.find("| loss |"), 20));
+
+  auto predicted_views = [&](std::vector<std::string> extra) {
+    const auto [predict_code, json] =
+        run_captured(predict_command, concat({"--checkpoint", last, "--data", data, "--json"}, extra));
+    EXPECT_EQ(predict_code, 0);
+    return nlohmann::json::parse(json).at("tta").get<int64_t>();
+  };
+  EXPECT_EQ(predicted_views({}), 3);
+  EXPECT_EQ(predicted_views({"--tta", "5"}), 5);
+  expect_error([&] { eval_command({"--checkpoint", last, "--data", data, "--tta", "0"}); },
+               "--tta must be >= 1 (1: no test-time augmentation), got 0");
+  expect_error([&] { train_command(concat({"--data", data, "--out", dir.file("bad")}, {"--tta", "-2"})); },
+               "--tta must be >= 1 (1: no test-time augmentation), got -2");
+}
+
 TEST(TrainCommandOptions, InvalidValuesAreOneError) {
   TempDir dir;
   const std::string data = write_synthetic(dir, 3);

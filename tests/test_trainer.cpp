@@ -29,15 +29,8 @@ std::string write_small_dataset(const TempDir& dir, int64_t classes = 3) {
 RunConfig tiny_config(const std::string& data, int64_t epochs) {
   RunConfig c;
   c.data = data;
-  c.frames = 12;
+  test::use_tiny_model(c, 2);  // batches of 5: 12 training sequences make batches of 5, 5, 2
   c.epochs = epochs;
-  c.batch = 5;  // 12 training sequences: batches of 5, 5, 2
-  c.model.conv_channels = {6, 8};
-  c.model.conv_pool = {false, true};
-  c.model.lstm_layers = 2;
-  c.model.lstm_hidden = 8;
-  c.model.attention_heads = 2;
-  c.model.classifier_hidden = 8;
   c.optimizer.lr = 3e-3;
   c.schedule.warmup = 0;  // the schedule checks below start at the full lr
   return c;

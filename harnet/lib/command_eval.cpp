@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "autograd/error.h"
 #include "autograd/parallel.h"
@@ -37,15 +38,22 @@ CheckpointOnData open_checkpoint_and_data(const std::string& checkpoint, const s
   return out;
 }
 
-ModelOutputs run_on(const CheckpointOnData& opened, const std::vector<int64_t>& sequences, int64_t batch,
-                    bool probabilities) {
-  HARNET_CHECK(batch >= 0, "--batch must be >= 1, got ", batch);
-  LoaderOptions options = opened.trained.config.loader_options(false);
-  if (batch > 0) options.batch_size = batch;
-  SkeletonLoader loader(opened.dataset, sequences, options);
-  CrossEntropyOptions loss;
-  loss.label_smoothing = opened.trained.config.label_smoothing;
-  return run_model(*opened.trained.model, loader, loss, probabilities);
+// The checkpoint's model on `sequences`, with its test-time augmentation unless `tta` says otherwise.
+struct RunOn {
+  ModelOutputs outputs;
+  std::string views;  // Evaluator::describe()
+  int64_t view_count = 1;
+};
+
+RunOn run_on(const CheckpointOnData& opened, const std::vector<int64_t>& sequences, int64_t batch,
+             std::optional<int64_t> tta, bool probabilities) {
+  const RunConfig& config = opened.trained.config;
+  Evaluator evaluator(opened.dataset, sequences, config, tta.value_or(config.tta), batch);
+  RunOn out;
+  out.outputs = evaluator.run(*opened.trained.model, probabilities);
+  out.views = evaluator.describe();
+  out.view_count = evaluator.views();
+  return out;
 }
 
 std::string epoch_of(const TrainedModel& trained) {
@@ -60,6 +68,7 @@ int eval_command(const std::vector<std::string>& args) {
   std::string checkpoint, data, split, out;
   int threads = 0;
   int64_t batch = 0;
+  std::optional<int64_t> tta;
   app.add_option("--checkpoint", checkpoint, "A checkpoint written by harnet train (best.h5, last.h5)")->required();
   app.add_option("--data", data, "The dataset file (.h5)")->required();
   app.add_option("--split", split,
@@ -67,6 +76,9 @@ int eval_command(const std::vector<std::string>& args) {
                  "random:0.8, or all (default: the checkpoint's split)");
   app.add_option("--out", out, "Also write report.md and confusion.svg into this directory");
   app.add_option("--batch", batch, "Batch size (default: the checkpoint's)");
+  app.add_option("--tta", tta,
+                 "Test-time augmentation: views averaged per sequence, 1 for the plain view alone "
+                 "(default: the checkpoint's)");
   app.add_option("--threads", threads, "Threads (default: HARNET_NUM_THREADS or every core)");
   int exit_code = 0;
   if (!parse_command_line(app, args, exit_code)) return exit_code;
@@ -76,7 +88,8 @@ int eval_command(const std::vector<std::string>& args) {
   check_split_spec(part, true);
   if (!out.empty()) create_output_directory(out, "the --out directory");
   const std::vector<int64_t> sequences = held_out_sequences(opened.dataset, part, config.seed);
-  const ModelOutputs outputs = run_on(opened, sequences, batch, false);
+  const RunOn run = run_on(opened, sequences, batch, tta, false);
+  const ModelOutputs& outputs = run.outputs;
 
   EvaluationReport report;
   const std::string part_name = part == "all" ? "every sequence" : "held-out part";
@@ -85,7 +98,8 @@ int eval_command(const std::vector<std::string>& args) {
                   {"data", data},
                   {"split", describe_split(part)},
                   {"evaluated", str_cat(part_name, ", ", outputs.samples(), " sequences")},
-                  {"model", describe_model(*opened.trained.model)}};
+                  {"model", describe_model(*opened.trained.model)},
+                  {"test-time augmentation", run.views}};
   report.metrics = outputs.metrics();
   report.class_names = config.class_names;
   report.loss = outputs.mean_loss();
@@ -101,6 +115,7 @@ int predict_command(const std::vector<std::string>& args) {
                "predict"};
   std::string checkpoint, data;
   int64_t top_k = 3, batch = 0;
+  std::optional<int64_t> tta;
   int threads = 0;
   bool as_json = false;
   app.add_option("--checkpoint", checkpoint, "A checkpoint written by harnet train (best.h5, last.h5)")->required();
@@ -108,13 +123,17 @@ int predict_command(const std::vector<std::string>& args) {
   app.add_option("--top-k", top_k, "Classes listed per sequence (at most the class count)")->capture_default_str();
   app.add_flag("--json", as_json, "One JSON document instead of text");
   app.add_option("--batch", batch, "Batch size (default: the checkpoint's)");
+  app.add_option("--tta", tta,
+                 "Test-time augmentation: views averaged per sequence, 1 for the plain view alone "
+                 "(default: the checkpoint's)");
   app.add_option("--threads", threads, "Threads (default: HARNET_NUM_THREADS or every core)");
   int exit_code = 0;
   if (!parse_command_line(app, args, exit_code)) return exit_code;
   HARNET_CHECK(top_k >= 1, "--top-k must be >= 1, got ", top_k);
   const CheckpointOnData opened = open_checkpoint_and_data(checkpoint, data, threads);
   const std::vector<int64_t> every = held_out_sequences(opened.dataset, "all", 0);
-  const ModelOutputs outputs = run_on(opened, every, batch, true);
+  const RunOn run = run_on(opened, every, batch, tta, true);
+  const ModelOutputs& outputs = run.outputs;
   const std::vector<std::string>& names = opened.trained.config.class_names;
   const SkeletonDataset& dataset = opened.dataset;
   auto sequence_name = [&](int64_t s) {
@@ -136,7 +155,7 @@ int predict_command(const std::vector<std::string>& args) {
                       {"top", top}});
     }
     std::printf("%s\n",
-                nlohmann::json{{"checkpoint", checkpoint}, {"data", data}, {"predictions", list}}.dump(2).c_str());
+                nlohmann::json{{"checkpoint", checkpoint}, {"data", data}, {"tta", run.view_count}, {"predictions", list}}.dump(2).c_str());
     return 0;
   }
   size_t name_width = 8, class_width = 5;
@@ -165,6 +184,7 @@ int predict_command(const std::vector<std::string>& args) {
               static_cast<long long>(outputs.samples()), static_cast<long long>(top1),
               100.0 * static_cast<double>(top1) / n, static_cast<long long>(std::min(top_k, outputs.classes)),
               static_cast<long long>(topk), 100.0 * static_cast<double>(topk) / n);
+  std::printf("test-time augmentation: %s\n", run.views.c_str());
   return 0;
 }
 

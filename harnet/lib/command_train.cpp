@@ -129,6 +129,10 @@ void add_optimisation_options(CLI::App& app, RunConfig& c) {
                  "Stop after this many epochs without a lower validation loss "
                  "(0: off)")
       ->capture_default_str();
+  app.add_option("--tta", c.tta,
+                 "Test-time augmentation of the final report: views averaged per sequence "
+                 "(1: the plain view alone)")
+      ->capture_default_str();
   app.add_option("--seed", c.seed, "Seed of initialisation, dropout, order, augmentation, random split")
       ->capture_default_str();
   app.add_option("--threads", c.threads, "Threads (default: HARNET_NUM_THREADS or every core)");

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <numeric>
 
@@ -79,6 +80,80 @@ ModelOutputs run_model(HARNet& model, SkeletonLoader& loader, const CrossEntropy
     }
   }
   model.train(was_training);
+  return out;
+}
+
+Evaluator::Evaluator(const SkeletonDataset& dataset, const std::vector<int64_t>& sequences,
+                     const RunConfig& config, int64_t views, int64_t batch) {
+  HARNET_CHECK(views >= 1, "--tta must be >= 1 (1: no test-time augmentation), got ", views);
+  HARNET_CHECK(batch >= 0, "--batch must be >= 1, got ", batch);
+  LoaderOptions options = config.loader_options(false);
+  if (batch > 0) options.batch_size = batch;
+  plain_ = std::make_unique<SkeletonLoader>(dataset, sequences, options);
+  loss_.label_smoothing = config.label_smoothing;
+  if (views > 1 && config.augment.any()) {
+    options.augment = config.augment;
+    options.seed_by_sequence = true;
+    augmented_ = std::make_unique<SkeletonLoader>(dataset, sequences, options);
+    views_ = views;
+  }
+}
+
+std::string Evaluator::describe() const {
+  if (views_ == 1) return "none (the plain view)";
+  char plain[96];
+  std::snprintf(plain, sizeof plain, "accuracy %.2f%%, macro-F1 %.3f", 100.0 * plain_metrics_.accuracy,
+                plain_metrics_.macro_f1);
+  return str_cat(views_, " views (the plain one and ", views_ - 1,
+                 " with the training augmentation); the plain view alone: ", plain);
+}
+
+ModelOutputs Evaluator::run(HARNet& model, bool keep_probabilities) {
+  if (views_ == 1) {
+    ModelOutputs out = run_model(model, *plain_, loss_, keep_probabilities);
+    plain_metrics_ = out.metrics();
+    return out;
+  }
+  ModelOutputs out = run_model(model, *plain_, loss_, true);
+  plain_metrics_ = out.metrics();
+  std::vector<double> sum(out.probabilities.begin(), out.probabilities.end());
+  {
+    const bool was_training = model.is_training();
+    model.eval();
+    NoGradGuard no_grad;
+    for (int64_t view = 1; view < views_; ++view) {
+      augmented_->start_epoch(view);
+      size_t at = 0;
+      while (std::optional<Batch> batch = augmented_->next()) {
+        const std::vector<float> p = softmax(model(batch->x), 1).to_vector<float>();
+        for (const float v : p) sum[at++] += v;
+      }
+      HARNET_CHECK(at == sum.size(), "Evaluator: view ", view, " gave ", at, " probabilities, expected ", sum.size());
+    }
+    model.train(was_training);
+  }
+  const int64_t classes = out.classes;
+  const double smoothing = loss_.label_smoothing;
+  out.loss_sum = 0.0;
+  for (int64_t i = 0; i < out.samples(); ++i) {
+    double* p = sum.data() + i * classes;
+    int64_t best = 0;
+    double smoothed = 0.0;  // sum over classes of log p
+    for (int64_t c = 0; c < classes; ++c) {
+      p[c] /= static_cast<double>(views_);
+      if (p[c] > p[best]) best = c;
+      smoothed += std::log(std::max(p[c], 1e-30));
+    }
+    const int64_t truth = out.truth[static_cast<size_t>(i)];
+    out.predicted[static_cast<size_t>(i)] = best;
+    out.loss_sum -= (1.0 - smoothing) * std::log(std::max(p[truth], 1e-30)) +
+                    smoothing / static_cast<double>(classes) * smoothed;
+  }
+  HARNET_CHECK(std::isfinite(out.loss_sum), "evaluation: the loss of the averaged views is ", out.loss_sum);
+  if (keep_probabilities)
+    out.probabilities.assign(sum.begin(), sum.end());
+  else
+    out.probabilities.clear();
   return out;
 }
 

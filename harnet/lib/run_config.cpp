@@ -283,6 +283,7 @@ void RunConfig::validate() const {
   HARNET_CHECK(label_smoothing >= 0.0 && label_smoothing < 1.0, "--label-smoothing must be in [0, 1), got ",
                label_smoothing);
   HARNET_CHECK(early_stopping >= 0, "--early-stopping must be >= 0 (0: off), got ", early_stopping);
+  HARNET_CHECK(tta >= 1, "--tta must be >= 1 (1: no test-time augmentation), got ", tta);
   HARNET_CHECK(threads >= 0, "--threads must be >= 1, got ", threads);
   validate_augment_options(augment);
   model.validate();
@@ -312,6 +313,7 @@ std::string RunConfig::to_json() const {
                    {"clip", clip},
                    {"label_smoothing", label_smoothing},
                    {"early_stopping", early_stopping}};
+  j["evaluation"] = {{"tta", tta}};
   j["optimizer"] = {{"name", optimizer.name},
                     {"lr", optimizer.lr},
                     {"weight_decay", optimizer.weight_decay},
@@ -370,6 +372,9 @@ RunConfig RunConfig::from_json(const std::string& text) {
     t.read("label_smoothing", c.label_smoothing);
     t.read("early_stopping", c.early_stopping);
   });
+  // Written before the evaluation settings existed: those runs reported the plain view.
+  if (r.find("training") && !r.find("evaluation")) c.tta = 1;
+  r.read_object("evaluation", [&](JsonReader& e) { e.read("tta", c.tta); });
   r.read_object("optimizer", [&](JsonReader& o) {
     o.read("name", c.optimizer.name);
     o.read("lr", c.optimizer.lr);

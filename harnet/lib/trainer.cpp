@@ -320,13 +320,8 @@ class TrainingRun {
   }
 
   void write_final_report(TrainResult& result) {
-    std::unique_ptr<SkeletonLoader> carved_held_out;
-    SkeletonLoader* loader = validation_loader_.get();
-    if (split_.carved) {
-      carved_held_out = std::make_unique<SkeletonLoader>(dataset_, split_.held_out, config_.loader_options(false));
-      loader = carved_held_out.get();
-    }
-    const ModelOutputs outputs = run_model(*model_, *loader, loss_);
+    Evaluator evaluator(dataset_, split_.carved ? split_.held_out : split_.validation, config_, config_.tta);
+    const ModelOutputs outputs = evaluator.run(*model_);
     EvaluationReport report;
     report.title = str_cat("HARNet on ", fs::path(config_.data).filename().string(), ": held-out part");
     report.facts = {{"data", config_.data},
@@ -337,6 +332,7 @@ class TrainingRun {
                                                  : "the held-out part, after every epoch"},
                     {"model", describe_model(*model_)},
                     {"training", describe_training(result)},
+                    {"test-time augmentation", evaluator.describe()},
                     {"weights", str_cat("last.h5 (epoch ", epoch_, "); best.h5: epoch ", best_epoch_,
                                         ", validation loss ", best_val_loss_)}};
     report.metrics = outputs.metrics();

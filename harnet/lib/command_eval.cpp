@@ -154,8 +154,9 @@ int predict_command(const std::vector<std::string>& args) {
                       {"label", names[static_cast<size_t>(outputs.truth[static_cast<size_t>(i)])]},
                       {"top", top}});
     }
-    std::printf("%s\n",
-                nlohmann::json{{"checkpoint", checkpoint}, {"data", data}, {"tta", run.view_count}, {"predictions", list}}.dump(2).c_str());
+    const nlohmann::json document{
+        {"checkpoint", checkpoint}, {"data", data}, {"tta", run.view_count}, {"predictions", list}};
+    std::printf("%s\n", document.dump(2).c_str());
     return 0;
   }
   size_t name_width = 8, class_width = 5;

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "autograd/gradcheck.h"
 #include "harnet/lib/commands.h"
 #include "harnet/lib/model.h"
 #include "nn/module_check.h"
@@ -230,16 +231,19 @@ TEST(HarnetModel, AttentionPoolingIsTheSoftmaxWeightedSumOfTheFrames) {
 
 // ---------------------------------------------------------------- generic checks
 
-TEST(HarnetModel, PassesTheModuleChecksInFloat64) {
+// The generic module checks (gradcheck in float64 among them) of a model with its dropouts.
+void expect_module_checks_pass(const std::string& name, const HARNetConfig& config) {
   nn::ModuleCheckSpec spec;
-  spec.name = "HARNet(tiny)";
-  spec.make = [](Generator& g) { return std::make_shared<HARNet>(tiny_config(), g); };
+  spec.name = name;
+  spec.make = [config](Generator& g) { return std::make_shared<HARNet>(config, g); };
   spec.input_shapes = {{2, 3, 5, 2}};
   spec.mode_behaviour = nn::ModeBehaviour::Differs;  // BatchNorm: batch vs running statistics
   spec.random_in_train = true;                       // the dropouts
   nn::ModuleCheckResult r = nn::check_module(spec);
   EXPECT_TRUE(r.passed()) << r.report();
 }
+
+TEST(HarnetModel, PassesTheModuleChecksInFloat64) { expect_module_checks_pass("HARNet(tiny)", tiny_config()); }
 
 TEST(HarnetModel, BidirectionalPassesTheModuleChecksWithoutDropout) {
   nn::ModuleCheckSpec spec;
@@ -268,6 +272,104 @@ TEST(HarnetModel, AttentionPoolingPassesTheModuleChecksInFloat64) {
   spec.mode_behaviour = nn::ModeBehaviour::Differs;  // BatchNorm only: both modes are gradchecked
   nn::ModuleCheckResult r = nn::check_module(spec);
   EXPECT_TRUE(r.passed()) << r.report();
+}
+
+// ---------------------------------------------------------------- ensembles
+
+HARNetConfig with_members(HARNetConfig c, int64_t members) {
+  c.members = members;
+  return c;
+}
+
+// The first member is the network a single HARNet draws from the same generator; the others
+// follow it, named member1 ...; the parameters split into the members' without overlap.
+TEST(HarnetEnsemble, FirstMemberIsTheSingleNetworkAndTheOthersFollow) {
+  Generator a(11), b(11);
+  HARNet single(tiny_config(), a), ensemble(with_members(tiny_config(), 3), b);
+  EXPECT_EQ(ensemble.num_parameters(), 3 * single.num_parameters());
+  ASSERT_EQ(ensemble.other_members.size(), 2u);
+  const nn::StateDict s = single.state_dict(), e = ensemble.state_dict();
+  EXPECT_EQ(e.size(), 3 * s.size());
+  for (const auto& [key, value] : s) {
+    ASSERT_TRUE(e.contains(key)) << key;
+    EXPECT_EQ(e.at(key).to_vector<float>(), value.to_vector<float>()) << key;
+    ASSERT_TRUE(e.contains("member1." + key) && e.contains("member2." + key)) << key;
+  }
+  // The later members are initialised differently (drawn after the first).
+  EXPECT_NE(e.at("member1.head.3.weight").to_vector<float>(), e.at("head.3.weight").to_vector<float>());
+  EXPECT_NE(e.at("member2.head.3.weight").to_vector<float>(), e.at("member1.head.3.weight").to_vector<float>());
+
+  std::vector<const void*> all, split;
+  for (const Tensor& p : ensemble.parameters()) all.push_back(p.raw_data());
+  for (int64_t k = 0; k < 3; ++k) {
+    const std::vector<Tensor> member = ensemble.member_parameters(k);
+    EXPECT_EQ(member.size(), single.parameters().size()) << k;
+    for (const Tensor& p : member) split.push_back(p.raw_data());
+  }
+  EXPECT_EQ(split, all);
+  expect_error([&] { ensemble.member_parameters(3); }, "member 3 of an ensemble of 3");
+  expect_error([&] { single.member_parameters(1); }, "member 1 of an ensemble of 1");
+}
+
+// forward is the log of the members' mean softmax; member_logits are the networks' logits.
+TEST(HarnetEnsemble, ForwardIsTheLogOfTheMeanProbabilities) {
+  Generator gen(12), again(12);
+  HARNet ensemble(with_members(tiny_config(), 2), gen), single(tiny_config(), again);
+  ensemble.eval();
+  single.eval();
+  Generator data(1);
+  const Tensor x = randn({4, 3, 5, 2}, data);
+  const std::vector<Tensor> logits = ensemble.member_logits(x);
+  ASSERT_EQ(logits.size(), 2u);
+  EXPECT_EQ(logits[0].to_vector<float>(), single(x).to_vector<float>());
+  const std::vector<float> p0 = softmax(logits[0], 1).to_vector<float>(), p1 = softmax(logits[1], 1).to_vector<float>();
+  const std::vector<float> out = ensemble(x).to_vector<float>();
+  ASSERT_EQ(out.size(), p0.size());
+  for (size_t i = 0; i < out.size(); ++i) EXPECT_NEAR(out[i], std::log(0.5 * (p0[i] + p1[i])), 1e-5) << i;
+  const std::vector<float> probabilities = softmax(ensemble(x), 1).to_vector<float>();
+  for (size_t i = 0; i < out.size(); ++i) EXPECT_NEAR(probabilities[i], 0.5 * (p0[i] + p1[i]), 1e-6) << i;
+}
+
+// Logits far apart (a class at probability e^-1000 in every member) stay finite: the
+// log-sum-exp is shifted, not log(mean(softmax)) computed directly.
+TEST(HarnetEnsemble, CombineIsFiniteForFarApartLogits) {
+  const Tensor a = from_vector<double>({0.0, 1000.0, -1000.0, 2.0, 2.0, 2.0}, {2, 3});
+  const Tensor b = from_vector<double>({0.0, 999.0, -1000.0, 0.0, 1.0, 2.0}, {2, 3});
+  const std::vector<double> out = HARNet::combine_members({a, b}).to_vector<double>();
+  for (double v : out) EXPECT_TRUE(std::isfinite(v));
+  // Row 0: class 1 has probability 1 in a and 1 in b (up to e^-999): log 1.
+  EXPECT_NEAR(out[1], 0.0, 1e-12);
+  // Class 0: log-probabilities -1000 (a) and -999 (b); class 2: -2000 and -1999.
+  const double half_sum = std::log(0.5 * (std::exp(-1.0) + 1.0));
+  EXPECT_NEAR(out[0], -999.0 + half_sum, 1e-9);
+  EXPECT_NEAR(out[2], -1999.0 + half_sum, 1e-9);
+  // Row 1: uniform in a; softmax(0, 1, 2) in b.
+  const double z = std::exp(0.0) + std::exp(1.0) + std::exp(2.0);
+  for (int c = 0; c < 3; ++c) EXPECT_NEAR(out[3 + c], std::log(0.5 * (1.0 / 3.0 + std::exp(c) / z)), 1e-12) << c;
+  // One member: its logits unchanged.
+  EXPECT_EQ(HARNet::combine_members({a}).to_vector<double>(), a.to_vector<double>());
+}
+
+TEST(HarnetEnsemble, CombineGradcheck) {
+  Generator gen(5);
+  std::vector<Tensor> inputs;
+  for (int k = 0; k < 3; ++k) inputs.push_back(randn({2, 4}, gen, kFloat64, 0.0, 2.0).set_requires_grad(true));
+  const GradcheckResult r =
+      gradcheck([](const std::vector<Tensor>& in) { return HARNet::combine_members(in); }, inputs);
+  EXPECT_TRUE(r.passed) << r.message;
+}
+
+TEST(HarnetEnsemble, PassesTheModuleChecksInFloat64) {
+  expect_module_checks_pass("HARNet(tiny, 2 members)", with_members(tiny_config(), 2));
+}
+
+TEST(HarnetEnsemble, MembersRoundTripAndReadAsOneWhenMissing) {
+  EXPECT_EQ(HARNetConfig{}.members, 1);
+  const HARNetConfig three = with_members(tiny_config(), 3);
+  EXPECT_NE(three.to_json().find(R"("members": 3)"), std::string::npos) << three.to_json();
+  EXPECT_EQ(HARNetConfig::from_json(three.to_json()).members, 3);
+  EXPECT_EQ(HARNetConfig::from_json(R"({"joints": 7})").members, 1);
+  expect_error([] { HARNetConfig::from_json(R"({"members": 0})"); }, "members must be positive, got 0");
 }
 
 // ---------------------------------------------------------------- reproducibility, modes
@@ -385,7 +487,7 @@ TEST(HarnetConfig, JsonRoundTrip) {
   for (const char* key : {"joints", "in_channels", "classes", "conv_channels", "conv_pool", "conv_kernel",
                           "input_dropout", "lstm_layers", "lstm_hidden", "bidirectional", "lstm_dropout",
                           "attention_heads", "attention_dropout", "pooling", "classifier_hidden",
-                          "classifier_dropout"})
+                          "classifier_dropout", "members"})
     EXPECT_NE(c.to_json().find(str_cat("\"", key, "\"")), std::string::npos) << key;
 }
 
@@ -536,6 +638,14 @@ std::string summary_row(const std::string& printed, const std::string& name) {
     if (line.rfind(name + " ", 0) == 0) return line;
   return "";
 }
+
+TEST(HarnetSummary, MembersListEveryNetwork) {
+  const std::string printed = summary_output({"--members", "2"});
+  EXPECT_NE(printed.find("total params: 1541652"), std::string::npos) << printed;
+  EXPECT_NE(summary_row(printed, "member1.spatial.0"), "") << printed;
+  EXPECT_EQ(summary_row(summary_output({}), "member1.spatial.0"), "");
+}
+
 
 TEST(HarnetSummary, AttentionPoolingRowAndParameterCount) {
   EXPECT_EQ(summary_row(summary_output({}), "pool"), "");

@@ -294,6 +294,31 @@ TEST(TrainCommandOptions, AttentionPoolingCheckpointsLoadForEvalAndPredict) {
                "pooling must be \"mean\" or \"attention\", got \"max\"");
 }
 
+// --members: the default recipe trains two networks (config.json, the report's model row,
+// eval of the checkpoint gives the report's figures); --members 1 trains the spec's single
+// network; 0 is refused.
+TEST(TrainCommandOptions, MembersReachTheConfigTheReportAndEval) {
+  TempDir dir;
+  const std::string data = write_synthetic(dir, 3);
+  for (const auto& [members, model_row] : std::vector<std::pair<std::string, std::string>>{
+           {"", "| model | HARNet ensemble of 2 members, "}, {"1", "| model | HARNet, "}}) {
+    const std::string run = dir.file("members" + members);
+    std::vector<std::string> args = concat({"--data", data, "--out", run, "--epochs", "1", "--tta", "2"}, tiny_options());
+    if (!members.empty()) args = concat(args, {"--members", members});
+    const auto [code, output] = run_captured(train_command, args);
+    ASSERT_EQ(code, 0) << output;
+    EXPECT_EQ(RunConfig::load(run + "/config.json").model.members, members.empty() ? 2 : 1);
+    const std::string report = read_text_file(run + "/report.md");
+    EXPECT_NE(report.find(model_row), std::string::npos) << report;
+    const auto [eval_code, evaluated] = run_captured(eval_command, {"--checkpoint", run + "/last.h5", "--data", data});
+    ASSERT_EQ(eval_code, 0) << evaluated;
+    EXPECT_EQ(evaluated.substr(evaluated.find("| accuracy |"), 40), report.substr(report.find("| accuracy |"), 40));
+    EXPECT_EQ(evaluated.substr(evaluated.find("| loss |"), 20), report.substr(report.find("| loss |"), 20));
+  }
+  expect_error([&] { train_command(concat({"--data", data, "--out", dir.file("none")}, {"--members", "0"})); },
+               "members must be positive, got 0");
+}
+
 // With training augmentation the final report, eval and predict average the checkpoint's
 // test-time views (--tta of train); eval and predict take --tta to override it.
 TEST(TrainCommandOptions, TestTimeAugmentationReachesTheReportEvalAndPredict) {

@@ -107,6 +107,45 @@ TEST(Trainer, NewRunWritesConfigMetricsCheckpointsAndReport) {
   EXPECT_EQ(trained.config.to_json(), saved.to_json());
 }
 
+// An ensemble's first member takes exactly the steps of a single network trained alone (same
+// seed: the same initial weights, dropout masks, batches and augmentation), also with
+// clipping active: the members' losses are summed, and each member's gradient is clipped on
+// its own. The second member trains too, from other weights.
+TEST(Trainer, EnsembleMembersTrainAsTheyWouldAlone) {
+  ScopedThreads threads(2);
+  TempDir dir;
+  const std::string data = write_small_dataset(dir);
+  RunConfig single = tiny_config(data, 2), ensemble = tiny_config(data, 2);
+  single.clip = ensemble.clip = 0.05;  // below the gradients' norms: every step clips
+  single.model.members = 1;
+  ensemble.model.members = 2;
+  train_new_run(single, dir.file("single"), quiet());
+  train_new_run(ensemble, dir.file("ensemble"), quiet());
+  const Checkpoint one = load_checkpoint(dir.file("single") + "/last.h5");
+  const Checkpoint two = load_checkpoint(dir.file("ensemble") + "/last.h5");
+  const Checkpoint start = [&] {
+    RunConfig c = ensemble;
+    c.epochs = 1;
+    train_new_run(c, dir.file("ensemble1"), quiet());
+    return load_checkpoint(dir.file("ensemble1") + "/last.h5");
+  }();
+  ASSERT_EQ(two.model.size(), 2 * one.model.size());
+  for (const auto& [key, tensor] : one.model) {
+    EXPECT_EQ(two.model.at(key).to_vector<double>(), tensor.to_vector<double>()) << key;
+    EXPECT_TRUE(two.model.contains("member1." + key)) << key;
+  }
+  EXPECT_NE(two.model.at("member1.head.3.weight").to_vector<double>(), two.model.at("head.3.weight").to_vector<double>());
+  EXPECT_NE(two.model.at("member1.head.3.weight").to_vector<double>(),
+            start.model.at("member1.head.3.weight").to_vector<double>());
+
+  // The report describes the ensemble; its metrics are those of the mean probabilities.
+  const std::string report = read_text_file(dir.file("ensemble") + "/report.md");
+  EXPECT_NE(report.find("HARNet ensemble of 2 members"), std::string::npos) << report;
+  const TrainedModel trained = load_trained_model(dir.file("ensemble") + "/last.h5");
+  EXPECT_EQ(trained.config.model.members, 2);
+  EXPECT_EQ(trained.model->other_members.size(), 1u);
+}
+
 TEST(Trainer, ResumedRunEqualsUninterruptedRun) {
   ScopedThreads threads(2);
   TempDir dir;

@@ -43,6 +43,10 @@ int summary_command(const std::vector<std::string>& args) {
       ->capture_default_str();
   app.add_option("--frames", frames, "Frames per sequence (T)")->capture_default_str();
   app.add_option("--pooling", pooling, "Pooling over time: mean or attention")->capture_default_str();
+  int64_t members = defaults.members;
+  app.add_option("--members", members, "Networks of the ensemble (1: the spec's single network; harnet train's "
+                                        "default recipe trains 2)")
+      ->capture_default_str();
   int exit_code = 0;
   if (!parse_command_line(app, args, exit_code)) return exit_code;
 
@@ -51,6 +55,7 @@ int summary_command(const std::vector<std::string>& args) {
   if (app.count("--classes")) config.classes = classes;
   if (app.count("--channels")) config.in_channels = channels;
   if (app.count("--pooling")) config.pooling = pooling;
+  if (app.count("--members")) config.members = members;
   config.validate();
   HARNET_CHECK(frames >= 1, "--frames must be at least 1, got ", frames);
 

@@ -104,6 +104,9 @@ CLI::Option* add_model_options(CLI::App& app, HARNetConfig& m) {
   app.add_option("--lstm-dropout", m.lstm_dropout, "Dropout between LSTM layers")->capture_default_str();
   app.add_option("--attention-dropout", m.attention_dropout, "Dropout of the attention weights")->capture_default_str();
   app.add_option("--classifier-dropout", m.classifier_dropout, "Dropout in the classifier")->capture_default_str();
+  app.add_option("--members", m.members,
+                 "Networks trained side by side whose class probabilities are averaged (an ensemble; 1: one)")
+      ->capture_default_str();
   return channels;
 }
 

@@ -22,7 +22,8 @@ namespace harnet {
 std::shared_ptr<HARNet> build_model(const RunConfig& config);
 
 // "HARNet, 770826 parameters: conv 64,64,128 (kernel 3), LSTM 2 x 128, 4 heads, classifier 64"
-// (", attention pooling" after the heads when the model pools so)
+// (", attention pooling" after the heads when the model pools so; "HARNet ensemble of 2 members,
+// 1541652 parameters (770826 each): ..." for an ensemble)
 std::string describe_model(const HARNet& model);
 
 struct TrainedModel {

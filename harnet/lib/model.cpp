@@ -3,6 +3,7 @@
 #include "harnet/lib/model.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include <nlohmann/json.hpp>
 
@@ -55,6 +56,7 @@ void HARNetConfig::validate() const {
                "HARNetConfig: pooling must be \"mean\" or \"attention\", got \"", pooling, "\"");
   check_positive(classifier_hidden, "classifier_hidden");
   check_probability(classifier_dropout, "classifier_dropout");
+  check_positive(members, "members");
 }
 
 int64_t HARNetConfig::pooled_joints() const {
@@ -91,6 +93,7 @@ void visit_fields(HARNetConfig& c, Visitor&& visit) {
   visit("pooling", c.pooling);
   visit("classifier_hidden", c.classifier_hidden);
   visit("classifier_dropout", c.classifier_dropout);
+  visit("members", c.members);
 }
 
 [[noreturn]] void wrong_type(const std::string& key, const char* expected, const json& value) {
@@ -198,6 +201,11 @@ HARNet::HARNet(const HARNetConfig& config, Generator& gen) : config_(config) {
   head->push_back(std::make_shared<nn::ReLU>());
   head->push_back(std::make_shared<nn::Dropout>(c.classifier_dropout, gen));
   head->push_back(std::make_shared<nn::Linear>(c.classifier_hidden, c.classes, gen));
+
+  HARNetConfig single = c;
+  single.members = 1;
+  for (int64_t k = 1; k < c.members; ++k)
+    other_members.push_back(register_module(str_cat("member", k), std::make_shared<HARNet>(single, gen)));
 }
 
 void HARNet::check_input(const Tensor& x) const {
@@ -235,7 +243,44 @@ Tensor HARNet::spatial_forward(const Tensor& x) {
 }
 
 Tensor HARNet::forward(const Tensor& x) {
+  if (other_members.empty()) {
+    check_input(x);
+    return network_forward(x);
+  }
+  return combine_members(member_logits(x));
+}
+
+std::vector<Tensor> HARNet::member_logits(const Tensor& x) {
   check_input(x);
+  std::vector<Tensor> logits{network_forward(x)};
+  for (const auto& member : other_members) logits.push_back(member->network_forward(x));
+  return logits;
+}
+
+Tensor HARNet::combine_members(const std::vector<Tensor>& logits) {
+  HARNET_CHECK(!logits.empty(), "HARNet::combine_members: no logits");
+  if (logits.size() == 1) return logits[0];
+  std::vector<Tensor> log_probabilities;
+  for (const Tensor& l : logits) log_probabilities.push_back(log_softmax(l, 1));
+  const Tensor z = stack(log_probabilities, 1);  // [B, K, C]
+  // log sum_k exp(z_k) = m + log sum_k exp(z_k - m). The shift m is held constant: the value
+  // does not depend on it, so neither does the gradient.
+  const Tensor m = max(z.detach(), {1}, /*keepdim=*/true);
+  const Tensor sum_exp = sum(exp(z - m), {1});  // in [1, K]: its log is finite
+  return squeeze(m, 1) + log(sum_exp) - std::log(static_cast<double>(logits.size()));
+}
+
+std::vector<Tensor> HARNet::member_parameters(int64_t k) const {
+  HARNET_CHECK(k >= 0 && k < config_.members, "HARNet: member ", k, " of an ensemble of ", config_.members);
+  if (k > 0) return other_members[static_cast<size_t>(k - 1)]->parameters();
+  std::vector<Tensor> own;
+  for (const auto& [name, child] : named_children())
+    if (name.rfind("member", 0) != 0)
+      for (const Tensor& p : child->parameters()) own.push_back(p);
+  return own;
+}
+
+Tensor HARNet::network_forward(const Tensor& x) {
   const int64_t batch = x.size(0), frames = x.size(1);
   Tensor h = spatial_forward(permute(x, {0, 3, 1, 2}));             // [B, C, T, J']
   h = reshape(permute(h, {0, 2, 1, 3}), {batch, frames, -1});       // [B, T, C * J']

@@ -22,6 +22,12 @@
 // "lstm.weight_ih_l0", "mha.in_proj_weight", "head.3.bias"). Attention pooling adds one child,
 // pool, between norm and head ("pool.weight" [1, D * H], "pool.bias" [1]); the default mean
 // pooling has none, so its state dict is the reference's.
+//
+// An ensemble (members = K > 1) holds K such networks: the first is the module's own children
+// above, the others are children member1 .. member{K-1}, each a whole HARNet ("member1.lstm.
+// weight_ih_l0"), initialised after the first from the same generator. Each member is trained
+// on its own loss (member_logits), as if alone; the ensemble predicts the mean of the members'
+// class probabilities, and forward returns its logarithm (softmax of it is that mean).
 #pragma once
 
 #include <cstdint>
@@ -68,6 +74,10 @@ struct HARNetConfig {
   int64_t classifier_hidden = 64;
   double classifier_dropout = 0.5;
 
+  // Independently initialised networks of the sizes above whose class probabilities are
+  // averaged (see the file comment); 1: one network, the spec's model.
+  int64_t members = 1;
+
   // Throws naming the setting at fault (non-positive sizes, probabilities outside [0, 1),
   // an even kernel, conv_pool of another length than conv_channels, heads not dividing the
   // attention width, a pooling other than "mean" or "attention").
@@ -94,9 +104,18 @@ class HARNet : public nn::UnaryModule {
   HARNet(const HARNetConfig& config, Generator& gen);
 
   // x [B, T, J, C_in] (any T >= 1), float32 or float64 like the model (to(kFloat64) for
-  // gradchecks) -> logits [B, classes]. Throws naming the expected shape when x does not fit
+  // gradchecks) -> logits [B, classes]; for an ensemble, the log of the members' mean class
+  // probabilities (combine_members). Throws naming the expected shape when x does not fit
   // the configuration, and both dtypes when they differ.
   Tensor forward(const Tensor& x) override;
+  // Each member's logits [B, classes] (one tensor for a single network), for training each
+  // member on its own loss.
+  std::vector<Tensor> member_logits(const Tensor& x);
+  // log(mean over members of softmax(logits_k)) [B, classes], computed stably (a log-sum-exp
+  // of the members' log-softmax); the logits themselves when there is one.
+  static Tensor combine_members(const std::vector<Tensor>& logits);
+  // The parameters of member k (0 <= k < members), for per-member gradient clipping.
+  std::vector<Tensor> member_parameters(int64_t k) const;
   // The spatial blocks: x [B, C_in, T, J] -> [B, C_last, T, J'].
   Tensor spatial_forward(const Tensor& x);
   // The configured pooling over time: h [B, T, D * H] -> [B, D * H].
@@ -112,8 +131,11 @@ class HARNet : public nn::UnaryModule {
   std::shared_ptr<nn::LayerNorm> norm;
   std::shared_ptr<nn::Linear> pool;  // attention pooling's frame scorer; null with mean pooling
   std::shared_ptr<nn::Sequential> head;
+  std::vector<std::shared_ptr<HARNet>> other_members;  // member1 .. member{K-1}; empty for one network
 
  private:
+  // The first member's network: x [B, T, J, C_in] -> logits [B, classes].
+  Tensor network_forward(const Tensor& x);
   // Throws naming the expected shape (and dtype) unless x fits the configuration.
   void check_input(const Tensor& x) const;
 

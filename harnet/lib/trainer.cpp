@@ -147,6 +147,7 @@ class TrainingRun {
     validation_loader_ = std::make_unique<SkeletonLoader>(dataset, split_.validation, config_.loader_options(false));
     model_ = build_model(config_);
     params_ = model_->parameters();
+    for (int64_t k = 0; k < config_.model.members; ++k) member_params_.push_back(model_->member_parameters(k));
     optimizer_ = make_optimizer(config_, params_);
     schedule_ = std::make_unique<EpochSchedule>(*optimizer_, config_);
     loss_.label_smoothing = config_.label_smoothing;
@@ -215,18 +216,32 @@ class TrainingRun {
                    "\nrun directory: ", dir_.string());
   }
 
+  // One optimizer step. An ensemble's members each take the step they would take alone: the
+  // loss is the sum of the members' losses (each member's parameters see only its own) and
+  // the gradients are clipped member by member. The epoch's loss and accuracy are those of
+  // the model's output (for an ensemble, its mean probabilities), like validation's.
   void train_step(const Batch& batch) {
-    const Tensor logits = (*model_)(batch.x);
-    const Tensor loss = cross_entropy(logits, batch.y, loss_);
-    const double value = loss.item();
-    HARNET_CHECK(std::isfinite(value), "train: the loss became ", value, " at epoch ", epoch_ + 1, ", step ", step_ + 1,
-                 "; try a lower --lr");
+    const std::vector<Tensor> logits = model_->member_logits(batch.x);
+    Tensor loss = cross_entropy(logits[0], batch.y, loss_);
+    for (size_t k = 1; k < logits.size(); ++k) loss = loss + cross_entropy(logits[k], batch.y, loss_);
+    HARNET_CHECK(std::isfinite(loss.item()), "train: the loss became ", loss.item(), " at epoch ", epoch_ + 1,
+                 ", step ", step_ + 1, "; try a lower --lr");
     optimizer_->zero_grad();
     loss.backward();
-    if (config_.clip > 0.0) clip_grad_norm_(params_, config_.clip);
+    if (config_.clip > 0.0)
+      for (const std::vector<Tensor>& member : member_params_) clip_grad_norm_(member, config_.clip);
     optimizer_->step();
 
-    const std::vector<int64_t> predicted = argmax(logits.detach(), 1).to_vector<int64_t>();
+    Tensor output = logits[0].detach();
+    double value = loss.item();
+    if (logits.size() > 1) {
+      NoGradGuard no_grad;
+      std::vector<Tensor> detached;
+      for (const Tensor& l : logits) detached.push_back(l.detach());
+      output = HARNet::combine_members(detached);
+      value = cross_entropy(output, batch.y, loss_).item();
+    }
+    const std::vector<int64_t> predicted = argmax(output, 1).to_vector<int64_t>();
     const std::vector<int64_t> truth = batch.y.to_vector<int64_t>();
     for (size_t i = 0; i < truth.size(); ++i) epoch_correct_ += predicted[i] == truth[i];
     epoch_loss_sum_ += value * static_cast<double>(truth.size());
@@ -360,6 +375,7 @@ class TrainingRun {
   std::unique_ptr<SkeletonLoader> train_loader_, validation_loader_;
   std::shared_ptr<HARNet> model_;
   std::vector<Tensor> params_;
+  std::vector<std::vector<Tensor>> member_params_;  // each member's, for clipping
   std::unique_ptr<Optimizer> optimizer_;
   std::unique_ptr<EpochSchedule> schedule_;
   CrossEntropyOptions loss_;

@@ -1,7 +1,8 @@
 // The per-epoch record of a training run and its file, metrics.csv in the run directory:
 //   epoch,lr,train_loss,train_acc,val_loss,val_acc,val_macro_f1,seconds,samples_per_s
-// one row per finished epoch (accuracies as fractions in [0, 1]; lr is the rate the epoch
-// trained with; seconds the epoch's wall time including validation; samples_per_s the
+// one row per finished epoch (accuracies as fractions in [0, 1]; the losses and accuracies
+// are the model's output's, for an ensemble its mean probabilities, training's with dropout
+// and augmentation; lr is the rate the epoch trained with; seconds the epoch's wall time including validation; samples_per_s the
 // training throughput). Values are written with 9 significant digits, so two runs that
 // compute the same float values write the same text.
 #pragma once

@@ -303,7 +303,8 @@ TEST(TrainCommandOptions, MembersReachTheConfigTheReportAndEval) {
   for (const auto& [members, model_row] : std::vector<std::pair<std::string, std::string>>{
            {"", "| model | HARNet ensemble of 2 members, "}, {"1", "| model | HARNet, "}}) {
     const std::string run = dir.file("members" + members);
-    std::vector<std::string> args = concat({"--data", data, "--out", run, "--epochs", "1", "--tta", "2"}, tiny_options());
+    std::vector<std::string> args =
+        concat({"--data", data, "--out", run, "--epochs", "1", "--tta", "2"}, tiny_options());
     if (!members.empty()) args = concat(args, {"--members", members});
     const auto [code, output] = run_captured(train_command, args);
     ASSERT_EQ(code, 0) << output;

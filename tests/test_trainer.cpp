@@ -134,7 +134,8 @@ TEST(Trainer, EnsembleMembersTrainAsTheyWouldAlone) {
     EXPECT_EQ(two.model.at(key).to_vector<double>(), tensor.to_vector<double>()) << key;
     EXPECT_TRUE(two.model.contains("member1." + key)) << key;
   }
-  EXPECT_NE(two.model.at("member1.head.3.weight").to_vector<double>(), two.model.at("head.3.weight").to_vector<double>());
+  EXPECT_NE(two.model.at("member1.head.3.weight").to_vector<double>(),
+            two.model.at("head.3.weight").to_vector<double>());
   EXPECT_NE(two.model.at("member1.head.3.weight").to_vector<double>(),
             start.model.at("member1.head.3.weight").to_vector<double>());
 

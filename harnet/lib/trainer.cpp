@@ -224,8 +224,9 @@ class TrainingRun {
     const std::vector<Tensor> logits = model_->member_logits(batch.x);
     Tensor loss = cross_entropy(logits[0], batch.y, loss_);
     for (size_t k = 1; k < logits.size(); ++k) loss = loss + cross_entropy(logits[k], batch.y, loss_);
-    HARNET_CHECK(std::isfinite(loss.item()), "train: the loss became ", loss.item(), " at epoch ", epoch_ + 1,
-                 ", step ", step_ + 1, "; try a lower --lr");
+    const double total = loss.item();
+    HARNET_CHECK(std::isfinite(total), "train: the loss became ", total, " at epoch ", epoch_ + 1, ", step ", step_ + 1,
+                 "; try a lower --lr");
     optimizer_->zero_grad();
     loss.backward();
     if (config_.clip > 0.0)
@@ -233,7 +234,7 @@ class TrainingRun {
     optimizer_->step();
 
     Tensor output = logits[0].detach();
-    double value = loss.item();
+    double value = total;
     if (logits.size() > 1) {
       NoGradGuard no_grad;
       std::vector<Tensor> detached;

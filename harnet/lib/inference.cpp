@@ -22,10 +22,10 @@ std::string describe_model(const HARNet& model) {
   const HARNetConfig& c = model.config();
   std::string channels;
   for (size_t i = 0; i < c.conv_channels.size(); ++i) channels += str_cat(i ? "," : "", c.conv_channels[i]);
-  const std::string size =
-      c.members == 1 ? str_cat("HARNet, ", model.num_parameters(), " parameters")
-                     : str_cat("HARNet ensemble of ", c.members, " members, ", model.num_parameters(), " parameters (",
-                               model.num_parameters() / c.members, " each)");
+  const int64_t parameters = model.num_parameters();
+  const std::string size = c.members == 1 ? str_cat("HARNet, ", parameters, " parameters")
+                                          : str_cat("HARNet ensemble of ", c.members, " members, ", parameters,
+                                                    " parameters (", parameters / c.members, " each)");
   return str_cat(size, ": conv ", channels, " (kernel ", c.conv_kernel,
                  "), LSTM ", c.lstm_layers, " x ", c.lstm_hidden, c.bidirectional ? " bidirectional" : "", ", ",
                  c.attention_heads, " heads", c.pooling == "attention" ? ", attention pooling" : "", ", classifier ",

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <sstream>
 #include <string>
+#include <utility>
 
 #include "autograd/error.h"
 
@@ -47,6 +48,36 @@ std::vector<int32_t> preorder(const std::vector<std::vector<int32_t>>& children,
   return order;
 }
 
+// The Euler tour from root, iterative: the stack holds each open joint with the index of its
+// next child; the joint is written on entry and again each time one of its children's
+// subtrees is done.
+std::vector<int32_t> euler_tour(const std::vector<std::vector<int32_t>>& children, int32_t root) {
+  std::vector<int32_t> tour;
+  tour.reserve(2 * children.size());
+  std::vector<std::pair<int32_t, size_t>> stack{{root, 0}};
+  tour.push_back(root);
+  while (!stack.empty()) {
+    const std::vector<int32_t>& kids = children[static_cast<size_t>(stack.back().first)];
+    const size_t next = stack.back().second;
+    if (next == kids.size()) {
+      stack.pop_back();
+      if (!stack.empty()) tour.push_back(stack.back().first);
+      continue;
+    }
+    ++stack.back().second;
+    tour.push_back(kids[next]);
+    stack.emplace_back(kids[next], 0);
+  }
+  return tour;
+}
+
+int32_t root_of(const std::vector<int32_t>& parents) {
+  for (size_t j = 0; j < parents.size(); ++j) {
+    if (parents[j] == -1) return static_cast<int32_t>(j);
+  }
+  return 0;
+}
+
 }  // namespace
 
 void validate_skeleton_tree(const std::vector<int32_t>& parents) {
@@ -80,11 +111,24 @@ void validate_skeleton_tree(const std::vector<int32_t>& parents) {
 
 std::vector<int32_t> depth_first_joint_order(const std::vector<int32_t>& parents) {
   validate_skeleton_tree(parents);
-  int32_t root = 0;
-  for (size_t j = 0; j < parents.size(); ++j) {
-    if (parents[j] == -1) root = static_cast<int32_t>(j);
-  }
-  return preorder(children_of(parents), root);
+  return preorder(children_of(parents), root_of(parents));
+}
+
+std::vector<int32_t> tour_joint_order(const std::vector<int32_t>& parents) {
+  validate_skeleton_tree(parents);
+  return euler_tour(children_of(parents), root_of(parents));
+}
+
+std::vector<int32_t> joint_walk_order(JointWalk walk, const std::vector<int32_t>& parents) {
+  return walk == JointWalk::Tour ? tour_joint_order(parents) : depth_first_joint_order(parents);
+}
+
+const char* joint_walk_name(JointWalk walk) { return walk == JointWalk::Tour ? "tour" : "depth-first"; }
+
+JointWalk parse_joint_walk(const std::string& name, const char* what) {
+  if (name == "depth-first") return JointWalk::DepthFirst;
+  if (name == "tour") return JointWalk::Tour;
+  throw Error(str_cat(what, ": '", name, "' is not a joint walk (expected depth-first or tour)"));
 }
 
 void validate_joint_order(const std::vector<int32_t>& order, int64_t num_joints, const char* what) {
@@ -97,6 +141,22 @@ void validate_joint_order(const std::vector<int32_t>& order, int64_t num_joints,
     HARNET_CHECK(!seen[static_cast<size_t>(j)], what, ": joint ", j, " appears twice (not a permutation)");
     seen[static_cast<size_t>(j)] = true;
   }
+}
+
+void validate_joint_walk(const std::vector<int32_t>& order, int64_t num_joints, const char* what) {
+  HARNET_CHECK(!order.empty(), what, ": is empty (expected every joint at least once)");
+  std::vector<bool> seen(static_cast<size_t>(num_joints), false);
+  for (size_t k = 0; k < order.size(); ++k) {
+    const int32_t j = order[k];
+    HARNET_CHECK(j >= 0 && j < num_joints, what, "[", k, "] = ", j, " is out of range for ", num_joints, " joints");
+    seen[static_cast<size_t>(j)] = true;
+  }
+  std::vector<int64_t> missing;
+  for (int64_t j = 0; j < num_joints; ++j) {
+    if (!seen[static_cast<size_t>(j)]) missing.push_back(j);
+  }
+  HARNET_CHECK(missing.empty(), what, missing.size() == 1 ? ": joint " : ": joints ", list_str(missing),
+               missing.size() == 1 ? " is" : " are", " missing (expected every joint at least once)");
 }
 
 std::vector<int32_t> reorder_parents(const std::vector<int32_t>& parents, const std::vector<int32_t>& order) {

@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace harnet {
@@ -34,8 +35,37 @@ void validate_skeleton_tree(const std::vector<int32_t>& parents);
 // position k of the convolution axis.
 std::vector<int32_t> depth_first_joint_order(const std::vector<int32_t>& parents);
 
+// The Euler tour of the tree (validated first): from the root, each joint, then, after the
+// subtree of each of its children (visited in the depth-first order's order), the joint
+// again. 2J - 1 positions, beginning and ending at the root; every two neighbours on the
+// axis are joined by a bone, and every bone joins two pairs of neighbours, once on the way
+// out and once on the way back. So a width-3 kernel centred anywhere sees a joint and two
+// joints attached to it, where the preorder puts unconnected joints side by side at its jumps
+// between branches (Kinect v1: the head and a shoulder, a hand and the other shoulder, the
+// other hand and a hip).
+// Each joint appears once per bone at it (a leaf once, the root once more). For the Kinect v2
+// tree (25 joints, 49 positions):
+//   0 1 20 2 3 2 20 4 5 6 7 21 7 22 7 6 5 4 20 8 9 10 11 23 11 24 11 10 9 8 20 1 0
+//   12 13 14 15 14 13 12 0 16 17 18 19 18 17 16 0
+std::vector<int32_t> tour_joint_order(const std::vector<int32_t>& parents);
+
+// How the pipeline lays the joints along the convolution's axis when no explicit order is
+// given: the depth-first preorder (J positions) or the Euler tour (2J - 1 positions).
+enum class JointWalk { DepthFirst, Tour };
+
+// The walk's order for the tree (validated first).
+std::vector<int32_t> joint_walk_order(JointWalk walk, const std::vector<int32_t>& parents);
+
+// "depth-first" / "tour" and back; parse_joint_walk throws naming `what` and the accepted names.
+const char* joint_walk_name(JointWalk walk);
+JointWalk parse_joint_walk(const std::string& name, const char* what);
+
 // Checks that order is a permutation of 0 .. num_joints-1; `what` names the argument.
 void validate_joint_order(const std::vector<int32_t>& order, int64_t num_joints, const char* what);
+
+// Checks that order can lay out a sample: at least one entry, each a joint index in
+// 0 .. num_joints-1, and every joint present at least once (repeats allowed, as in a tour).
+void validate_joint_walk(const std::vector<int32_t>& order, int64_t num_joints, const char* what);
 
 // The tree in the new numbering: result[k] = position in order of the parent of order[k]
 // (-1 stays -1).

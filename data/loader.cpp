@@ -174,13 +174,13 @@ SkeletonLoader::SkeletonLoader(const SkeletonDataset& dataset, const std::vector
 
   // Without a temporal crop the resampled frames are the same every epoch: compute them once.
   if (!options_.augment.temporal_crop) {
-    const int64_t sample_size = temporal.frames * joints() * 3;
+    const int64_t sample_size = temporal.frames * dataset_joints() * 3;
     resampled_.resize(static_cast<size_t>(num_samples() * sample_size));
     parallel_for(0, num_samples(), 1, [&](int64_t begin, int64_t end) {
       for (int64_t s = begin; s < end; ++s) {
         const Sample& sample = samples_[static_cast<size_t>(s)];
         const SkeletonSequence& source = normalized_[static_cast<size_t>(sample.source)];
-        resample_frames(source.frame(sample.window_start), sample.window_length, joints(), 0.0,
+        resample_frames(source.frame(sample.window_start), sample.window_length, dataset_joints(), 0.0,
                         static_cast<double>(sample.window_length - 1), temporal.frames,
                         resampled_.data() + s * sample_size);
       }
@@ -213,7 +213,7 @@ void SkeletonLoader::write_sample(int64_t sample_index, int64_t epoch, float* ou
   const Sample& sample = samples_[static_cast<size_t>(sample_index)];
   const AugmentOptions& augment = options_.augment;
   const FeatureOptions& features = options_.preprocess.features;
-  const int64_t frames = this->frames(), joints = this->joints();
+  const int64_t frames = this->frames(), joints = dataset_joints();
   const int64_t sample_size = frames * joints * 3;
   if (!augment.any()) {  // evaluation: straight from the cache
     write_features(resampled_.data() + sample_index * sample_size, frames, joints, parents_, order_, features, out);

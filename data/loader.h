@@ -109,9 +109,12 @@ class SkeletonLoader {
   int64_t num_samples() const { return static_cast<int64_t>(samples_.size()); }
   int64_t num_batches() const;                                                  // per epoch
   int64_t frames() const { return options_.preprocess.temporal.frames; }        // T
-  int64_t joints() const { return static_cast<int64_t>(order_.size()); }        // J
+  // J: positions along the joint axis (joint_order().size(); the dataset's joints unless the
+  // order repeats some, as a tour does).
+  int64_t joints() const { return static_cast<int64_t>(order_.size()); }
+  int64_t dataset_joints() const { return static_cast<int64_t>(parents_.size()); }
   int64_t channels() const { return options_.preprocess.features.channels(); }  // C
-  // Output joint k is dataset joint joint_order()[k].
+  // Output position k is dataset joint joint_order()[k].
   const std::vector<int32_t>& joint_order() const { return order_; }
   const LoaderOptions& options() const { return options_; }
 
@@ -141,12 +144,12 @@ class SkeletonLoader {
 
   LoaderOptions options_;
   std::vector<int32_t> parents_;  // the dataset's tree
-  std::vector<int32_t> order_;    // output joint order
+  std::vector<int32_t> order_;    // dataset joint at each output position
   int32_t center_joint_ = 0;      // pivot of the spatial augmentations
   std::vector<Sample> samples_;
   // Normalised tracked frames of each listed sequence; kept only for the temporal crop.
   std::vector<SkeletonSequence> normalized_;
-  // [samples, T, J, 3]: each sample resampled once, when there is no temporal crop.
+  // [samples, T, dataset joints, 3]: each sample resampled once, when there is no temporal crop.
   std::vector<float> resampled_;
   std::unique_ptr<BatchPrefetcher> prefetcher_;
 };

@@ -51,10 +51,10 @@ std::vector<int32_t> pipeline_joint_order(const PreprocessOptions& options, cons
     return identity;
   }
   if (!options.joint_order.empty()) {
-    validate_joint_order(options.joint_order, joints, "preprocess: joint_order");
+    validate_joint_walk(options.joint_order, joints, "preprocess: joint_order");
     return options.joint_order;
   }
-  return depth_first_joint_order(parents);
+  return joint_walk_order(options.walk, parents);
 }
 
 bool is_tracked_frame(const float* frame, int64_t joints) {
@@ -212,12 +212,13 @@ void write_features(const float* positions, int64_t frames, int64_t joints, cons
                     const std::vector<int32_t>& order, const FeatureOptions& features, float* out) {
   const int64_t channels = features.channels();
   const int64_t frame_stride = joints * 3;
+  const auto places = static_cast<int64_t>(order.size());
   for (int64_t t = 0; t < frames; ++t) {
     const float* frame = positions + t * frame_stride;
-    for (int64_t k = 0; k < joints; ++k) {
+    for (int64_t k = 0; k < places; ++k) {
       const int32_t j = order[static_cast<size_t>(k)];
       const float* p = frame + 3 * j;
-      float* o = out + (t * joints + k) * channels;
+      float* o = out + (t * places + k) * channels;
       for (int d = 0; d < 3; ++d) o[d] = p[d];
       o += 3;
       if (features.velocities) {

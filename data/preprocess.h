@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "data/dataset.h"
+#include "data/joint_order.h"
 
 namespace harnet {
 
@@ -76,9 +77,11 @@ struct PreprocessOptions {
   NormalizeOptions normalize;
   TemporalOptions temporal;
   FeatureOptions features;
-  // Joints along the output's joint axis: the depth-first order of the tree unless
-  // joint_order (a permutation) is given; the dataset's order when reorder_joints is off.
+  // Joints along the output's joint axis: joint_order when given (any sequence of joint
+  // indices with every joint at least once, see validate_joint_walk), else the tree walked by
+  // `walk` (data/joint_order.h); the dataset's order when reorder_joints is off.
   bool reorder_joints = true;
+  JointWalk walk = JointWalk::DepthFirst;
   std::vector<int32_t> joint_order;
 };
 
@@ -118,8 +121,8 @@ SkeletonSequence resample_sequence(const SkeletonSequence& sequence, int64_t fra
 std::vector<int64_t> window_starts(int64_t length, int64_t window, int64_t stride);
 
 // One sample's input features. positions: [frames, joints, 3] in the dataset's joint
-// numbering; parents: the dataset's tree; order: output joint k is input joint order[k].
-// out: [frames, joints, features.channels()].
+// numbering; parents: the dataset's tree; order: output position k is input joint order[k]
+// (a joint may fill several positions). out: [frames, order.size(), features.channels()].
 void write_features(const float* positions, int64_t frames, int64_t joints, const std::vector<int32_t>& parents,
                     const std::vector<int32_t>& order, const FeatureOptions& features, float* out);
 

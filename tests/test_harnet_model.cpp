@@ -647,6 +647,18 @@ TEST(HarnetSummary, MembersListEveryNetwork) {
 }
 
 
+TEST(HarnetSummary, ATourLaysTwiceTheJointsLessOne) {
+  const std::string printed = summary_output({"--joints", "20", "--classes", "20", "--joint-walk", "tour"});
+  EXPECT_NE(printed.find("HARNet: 20 joints as a tour of 39 positions x 3 channels"), std::string::npos) << printed;
+  EXPECT_NE(printed.find("input [1, 60, 39, 3]"), std::string::npos) << printed;
+  HARNetConfig c;
+  c.joints = 39;
+  c.classes = 20;
+  Generator gen(0);
+  EXPECT_NE(printed.find(str_cat("total params: ", HARNet(c, gen).num_parameters())), std::string::npos) << printed;
+  expect_error([] { summary_command({"--joint-walk", "bfs"}); }, "--joint-walk: 'bfs' is not a joint walk");
+}
+
 TEST(HarnetSummary, AttentionPoolingRowAndParameterCount) {
   EXPECT_EQ(summary_row(summary_output({}), "pool"), "");
   const std::string printed = summary_output({"--pooling", "attention"});

@@ -1,10 +1,14 @@
 // The convolution's joint order: depth-first preorder with children in index order on
 // small trees, limb chains adjacent on the Kinect v2 tree, deep trees without recursion,
-// parents in the new numbering, and the refusals (roots, cycles, ranges, permutations).
+// parents in the new numbering, and the refusals (roots, cycles, ranges, permutations);
+// the Euler tour (every neighbour pair a bone, each bone twice, 2J - 1 positions) and the
+// checks of orders that may repeat joints.
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <numeric>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -150,6 +154,126 @@ TEST(JointOrder, RefusesOrdersThatAreNotPermutations) {
   expect_error([] { validate_joint_order({0, 1, 1}, 3, "joint_order"); }, "joint_order: joint 1 appears twice");
   expect_error([] { reorder_parents({-1, 0, 1}, {2, 2, 0}); }, "reorder_parents: order: joint 2 appears twice");
   validate_joint_order({2, 0, 1}, 3, "joint_order");  // a permutation passes
+}
+
+// What makes a tour a tour, for any tree: 2J - 1 positions from the root back to the root,
+// every neighbour pair a bone, every bone exactly twice (out and back), and each joint once
+// on arrival and once more after each of its children.
+void expect_tour_of(const std::vector<int32_t>& tour, const std::vector<int32_t>& parents) {
+  const auto joints = static_cast<int32_t>(parents.size());
+  ASSERT_EQ(tour.size(), 2 * parents.size() - 1);
+  const int32_t root = static_cast<int32_t>(std::find(parents.begin(), parents.end(), -1) - parents.begin());
+  EXPECT_EQ(tour.front(), root);
+  EXPECT_EQ(tour.back(), root);
+  std::map<std::pair<int32_t, int32_t>, int> crossings;  // (child, parent) -> times on neighbouring positions
+  for (size_t k = 0; k + 1 < tour.size(); ++k) {
+    const int32_t a = tour[k], b = tour[k + 1];
+    const bool bone = parents[static_cast<size_t>(a)] == b || parents[static_cast<size_t>(b)] == a;
+    ASSERT_TRUE(bone) << "positions " << k << " and " << k + 1 << " (joints " << a << ", " << b
+                      << ") are not joined by a bone";
+    ++crossings[parents[static_cast<size_t>(a)] == b ? std::make_pair(a, b) : std::make_pair(b, a)];
+  }
+  EXPECT_EQ(crossings.size(), parents.size() - 1);  // every bone ...
+  for (const auto& [bone, times] : crossings) EXPECT_EQ(times, 2) << "bone " << bone.first << "-" << bone.second;
+  std::vector<int> children(parents.size(), 0);
+  for (int32_t p : parents) {
+    if (p >= 0) ++children[static_cast<size_t>(p)];
+  }
+  for (int32_t j = 0; j < joints; ++j) {
+    EXPECT_EQ(std::count(tour.begin(), tour.end(), j), children[static_cast<size_t>(j)] + 1)
+        << "joint " << j;
+  }
+}
+
+TEST(JointOrder, TourOfASmallTree) {
+  // 0 hip - 1 spine - 2 head, and a leg 0 - 3 - 4: out along the spine, back, out along the leg, back.
+  const std::vector<int32_t> parents = {-1, 0, 1, 0, 3};
+  EXPECT_EQ(tour_joint_order(parents), (std::vector<int32_t>{0, 1, 2, 1, 0, 3, 4, 3, 0}));
+  expect_tour_of(tour_joint_order(parents), parents);
+  // Children in the depth-first order's order: leaves first (3 and 4 before 1).
+  EXPECT_EQ(tour_joint_order({-1, 0, 1, 0, 0}), (std::vector<int32_t>{0, 3, 0, 4, 0, 1, 2, 1, 0}));
+  EXPECT_EQ(tour_joint_order({-1}), (std::vector<int32_t>{0}));
+  EXPECT_EQ(tour_joint_order({1, -1}), (std::vector<int32_t>{1, 0, 1}));
+}
+
+TEST(JointOrder, TourOfTheKinectTrees) {
+  // MSR Action3D (Kinect v1, see KinectV1HeadFollowsTheNeck), worked out by hand.
+  const std::vector<int32_t> v1 = {2, 2, 3, 6, 6, 6, -1, 0, 1, 7, 8, 9, 10, 4, 5, 13, 14, 15, 16, 2};
+  EXPECT_EQ(tour_joint_order(v1),
+            (std::vector<int32_t>{6,  3,  2,  19, 2,  0,  7,  9,  11, 9,  7, 0,  2,  1,  8,  10, 12, 10, 8, 1,
+                                  2,  3,  6,  4,  13, 15, 17, 15, 13, 4,  6, 5,  14, 16, 18, 16, 14, 5,  6}));
+  expect_tour_of(tour_joint_order(v1), v1);
+  // Its first visits are the depth-first order.
+  std::vector<int32_t> first_visits;
+  for (int32_t j : tour_joint_order(v1)) {
+    if (std::find(first_visits.begin(), first_visits.end(), j) == first_visits.end()) first_visits.push_back(j);
+  }
+  EXPECT_EQ(first_visits, depth_first_joint_order(v1));
+  expect_tour_of(tour_joint_order(test::kKinectV2Parents), test::kKinectV2Parents);
+  EXPECT_EQ(tour_joint_order(test::kKinectV2Parents),
+            (std::vector<int32_t>{0,  1,  20, 2,  3,  2,  20, 4,  5,  6,  7,  21, 7,  22, 7,  6,  5,
+                                  4,  20, 8,  9,  10, 11, 23, 11, 24, 11, 10, 9,  8,  20, 1,  0,  12,
+                                  13, 14, 15, 14, 13, 12, 0,  16, 17, 18, 19, 18, 17, 16, 0}));  // as in the header
+  EXPECT_EQ(joint_walk_order(JointWalk::Tour, test::kKinectV2Parents), tour_joint_order(test::kKinectV2Parents));
+  EXPECT_EQ(joint_walk_order(JointWalk::DepthFirst, test::kKinectV2Parents),
+            depth_first_joint_order(test::kKinectV2Parents));
+}
+
+TEST(JointOrder, TourOfRandomTrees) {
+  std::mt19937 rng(7);
+  for (int trial = 0; trial < 200; ++trial) {
+    const int32_t joints = 1 + static_cast<int32_t>(rng() % 40);
+    // A random tree under a random root: joint perm[i] hangs from one of perm[0 .. i-1].
+    std::vector<int32_t> perm(static_cast<size_t>(joints));
+    std::iota(perm.begin(), perm.end(), 0);
+    std::shuffle(perm.begin(), perm.end(), rng);
+    std::vector<int32_t> parents(static_cast<size_t>(joints), -1);
+    for (int32_t i = 1; i < joints; ++i)
+      parents[static_cast<size_t>(perm[static_cast<size_t>(i)])] = perm[rng() % static_cast<uint32_t>(i)];
+    SCOPED_TRACE("trial " + std::to_string(trial));
+    expect_tour_of(tour_joint_order(parents), parents);
+  }
+}
+
+TEST(JointOrder, DeepTourNeedsNoRecursion) {
+  const int32_t n = 200000;
+  std::vector<int32_t> parents(static_cast<size_t>(n));
+  for (int32_t j = 0; j < n; ++j) parents[static_cast<size_t>(j)] = j - 1;
+  const std::vector<int32_t> tour = tour_joint_order(parents);
+  ASSERT_EQ(tour.size(), static_cast<size_t>(2 * n - 1));
+  for (int32_t k = 0; k < n; ++k) {  // down the chain and back up
+    ASSERT_EQ(tour[static_cast<size_t>(k)], k);
+    ASSERT_EQ(tour[static_cast<size_t>(2 * n - 2 - k)], k);
+  }
+}
+
+TEST(JointOrder, TourRefusesMalformedTrees) {
+  expect_error([] { tour_joint_order({}); }, "parents is empty");
+  expect_error([] { tour_joint_order({-1, 0, -1, 2}); }, "2 roots");
+  expect_error([] { tour_joint_order({-1, 0, 4, 2, 3, 4}); }, "do not reach the root 0");
+}
+
+TEST(JointOrder, WalkNamesRoundTripAndUnknownOnesAreRefused) {
+  EXPECT_EQ(parse_joint_walk("tour", "--joint-walk"), JointWalk::Tour);
+  EXPECT_EQ(parse_joint_walk("depth-first", "--joint-walk"), JointWalk::DepthFirst);
+  EXPECT_STREQ(joint_walk_name(JointWalk::Tour), "tour");
+  EXPECT_STREQ(joint_walk_name(JointWalk::DepthFirst), "depth-first");
+  expect_error([] { parse_joint_walk("preorder", "--joint-walk"); },
+               "--joint-walk: 'preorder' is not a joint walk (expected depth-first or tour)");
+  expect_error([] { parse_joint_walk("", "input.joint_walk"); }, "input.joint_walk: '' is not a joint walk");
+}
+
+TEST(JointOrder, AWalkMayRepeatJointsButMustCoverThemAll) {
+  validate_joint_walk({0, 1, 0, 2, 0}, 3, "joint_order");  // a tour passes
+  validate_joint_walk({2, 0, 1}, 3, "joint_order");        // so does a permutation
+  expect_error([] { validate_joint_walk({}, 3, "joint_order"); }, "joint_order: is empty");
+  expect_error([] { validate_joint_walk({0, 1, 1, 0}, 4, "joint_order"); },
+               "joint_order: joints 2, 3 are missing (expected every joint at least once)");
+  expect_error([] { validate_joint_walk({0, 1, 1}, 3, "joint_order"); }, "joint_order: joint 2 is missing");
+  expect_error([] { validate_joint_walk({0, 1, 2, 3}, 3, "joint_order"); },
+               "joint_order[3] = 3 is out of range for 3 joints");
+  expect_error([] { validate_joint_walk({0, -1, 1, 2}, 3, "joint_order"); },
+               "joint_order[1] = -1 is out of range for 3 joints");
 }
 
 }  // namespace

@@ -149,6 +149,46 @@ TEST(Loader, OutputsJointsInTheConvolutionOrder) {
   }
 }
 
+TEST(Loader, ATourRepeatsJointsAlongTheAxis) {
+  // Positions, velocities and bones, augmented: the tour's position k holds exactly what the
+  // depth-first loader (same seed, same draws) writes for joint order[k].
+  const SkeletonDataset data = test::kinect_dataset(4, 20, 40);
+  LoaderOptions options = small_options();
+  options.batch_size = 4;
+  options.preprocess.features = FeatureOptions{true, true};
+  options.augment = AugmentOptions::training();
+  options.augment.bone_scale = options.augment.motion_scale = true;
+  SkeletonLoader depth_first(data, all_indices(data), options);
+  options.preprocess.walk = JointWalk::Tour;
+  SkeletonLoader tour(data, all_indices(data), options);
+  ASSERT_EQ(tour.joint_order(), tour_joint_order(data.parents));
+  EXPECT_EQ(tour.joints(), 49);
+  EXPECT_EQ(tour.dataset_joints(), 25);
+  EXPECT_EQ(depth_first.joints(), 25);
+  for (int64_t epoch : {0, 3}) {
+    const Batch a = depth_first.batch(epoch, 0), b = tour.batch(epoch, 0);
+    ASSERT_EQ(b.x.shape(), (Shape{4, 12, 49, 9}));
+    const float* x = a.x.data<float>();
+    const float* y = b.x.data<float>();
+    std::vector<int64_t> position(25);  // of each joint in the depth-first order
+    for (int64_t k = 0; k < 25; ++k) position[static_cast<size_t>(depth_first.joint_order()[static_cast<size_t>(k)])] = k;
+    for (int64_t i = 0; i < 4 * 12; ++i) {  // every (sample, frame)
+      for (int64_t k = 0; k < 49; ++k) {
+        const int64_t joint = tour.joint_order()[static_cast<size_t>(k)];
+        for (int c = 0; c < 9; ++c)
+          ASSERT_EQ(y[(i * 49 + k) * 9 + c], x[(i * 25 + position[static_cast<size_t>(joint)]) * 9 + c])
+              << "epoch " << epoch << ", sample-frame " << i << ", position " << k << ", channel " << c;
+      }
+    }
+  }
+  // An explicit order wins over the walk and may repeat joints too; one that misses a joint is refused.
+  options.preprocess.joint_order = {0, 1, 0, 1, 20, 2, 3, 4, 5, 6, 7, 21, 22, 8, 9, 10, 11, 23, 24, 12, 13, 14, 15, 16, 17, 18, 19};
+  EXPECT_EQ(SkeletonLoader(data, all_indices(data), options).joints(), 27);
+  options.preprocess.joint_order = {0, 1, 2};
+  expect_error([&] { SkeletonLoader(data, all_indices(data), options); },
+               "preprocess: joint_order: joints 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, ... are missing");
+}
+
 TEST(Loader, WindowsInheritLabelsAndCutTheTrackedFrames) {
   // Lengths 20 + (17 i) % 31: 20, 37, 23 -> windows of 12 every 10 frames, plus one ending
   // at the last frame: 2, 4 and 3 windows.

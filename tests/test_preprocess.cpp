@@ -308,9 +308,15 @@ TEST(Preprocess, PipelineJointOrder) {
   EXPECT_EQ(pipeline_joint_order(options, test::kKinectV2Parents), depth_first_joint_order(test::kKinectV2Parents));
   options.joint_order = {4, 3, 2, 1, 0};
   EXPECT_EQ(pipeline_joint_order(options, {-1, 0, 1, 1, 1}), options.joint_order);
-  options.joint_order = {4, 3, 3, 1, 0};
+  options.joint_order = {4, 3, 3, 1, 0};  // repeats are allowed, leaving a joint out is not
   expect_error([&] { pipeline_joint_order(options, {-1, 0, 1, 1, 1}); },
-               "preprocess: joint_order: joint 3 appears twice");
+               "preprocess: joint_order: joint 2 is missing (expected every joint at least once)");
+  options.joint_order = {0, 1, 2, 1, 3, 1, 4};
+  EXPECT_EQ(pipeline_joint_order(options, {-1, 0, 1, 1, 1}), options.joint_order);
+  options.joint_order = {};
+  options.walk = JointWalk::Tour;  // the walk applies when no order is given
+  EXPECT_EQ(pipeline_joint_order(options, test::kKinectV2Parents), tour_joint_order(test::kKinectV2Parents));
+  options.walk = JointWalk::DepthFirst;
   options.joint_order = {};
   options.reorder_joints = false;
   EXPECT_EQ(pipeline_joint_order(options, {-1, 0, 1, 1, 1}), (std::vector<int32_t>{0, 1, 2, 3, 4}));

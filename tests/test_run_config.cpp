@@ -5,6 +5,7 @@
 #include <functional>
 #include <set>
 
+#include "data/joint_order.h"
 #include "data/synthetic_skeletons.h"
 #include "harnet/lib/run_config.h"
 #include "test_util.h"
@@ -46,6 +47,7 @@ TEST(RunConfig, DefaultsAreTheSpecRecipeWithSmallerBatches) {
   EXPECT_DOUBLE_EQ(c.augment.bone_scale_range, 0.2);
   EXPECT_DOUBLE_EQ(c.augment.motion_scale_range, 0.2);
   EXPECT_EQ(c.model.conv_channels, (std::vector<int64_t>{64, 64, 128}));
+  EXPECT_EQ(c.joint_walk, "depth-first");
   EXPECT_NO_THROW(c.validate());
 }
 
@@ -56,6 +58,7 @@ TEST(RunConfig, JsonRoundTripKeepsEverySetting) {
   c.validation = "carve:1";
   c.frames = 32;
   c.velocities = true;
+  c.joint_walk = "tour";
   c.normalize.rotate = false;
   c.augment.jitter = false;
   c.augment.max_rotation_degrees = 10;
@@ -91,6 +94,7 @@ TEST(RunConfig, JsonRoundTripKeepsEverySetting) {
   EXPECT_FALSE(back.augment.motion_scale);
   EXPECT_DOUBLE_EQ(back.augment.bone_scale_range, 0.35);
   EXPECT_EQ(back.joint_order, (std::vector<int32_t>{1, 0}));
+  EXPECT_EQ(back.joint_walk, "tour");
   EXPECT_EQ(back.seed, 42u);
   EXPECT_EQ(back.tta, 3);
 }
@@ -180,6 +184,16 @@ TEST(RunConfig, TheDefaultModelIsAPairAndOldModelsAreSingle) {
   EXPECT_EQ(spec.to_json(), HARNetConfig{}.to_json());
 }
 
+// Runs written before the joint walk existed laid their joints depth-first, the default: a
+// file without the key reads so.
+TEST(RunConfig, TheJointWalkIsReadAndOldFilesAreDepthFirst) {
+  EXPECT_EQ(RunConfig::from_json(R"({"format": "harnet-run-v1"})").joint_walk, "depth-first");
+  EXPECT_EQ(RunConfig::from_json(R"({"format": "harnet-run-v1", "input": {"frames": 60}})").joint_walk, "depth-first");
+  EXPECT_EQ(RunConfig::from_json(R"({"format": "harnet-run-v1", "input": {"joint_walk": "tour"}})").joint_walk, "tour");
+  expect_error([] { RunConfig::from_json(R"({"format": "harnet-run-v1", "input": {"joint_walk": 3}})"); },
+               "'input.joint_walk' must be a string");
+}
+
 TEST(RunConfig, WarmupIsCappedBelowTheEpochs) {
   RunConfig c;
   EXPECT_EQ(c.warmup_epochs(), 5);
@@ -215,6 +229,8 @@ TEST(RunConfig, InvalidSettingsNameTheirOption) {
       {[](RunConfig& c) { c.validation = "test"; }, "--validation: expected held-out or carve:K"},
       {[](RunConfig& c) { c.augment.min_scale = 2.0; }, "augment: the scale range"},
       {[](RunConfig& c) { c.velocities = true; }, "in_channels is 3 but the features"},
+      {[](RunConfig& c) { c.joint_walk = "bfs"; }, "--joint-walk: 'bfs' is not a joint walk (expected depth-first or tour)"},
+      {[](RunConfig& c) { c.joint_order = {0, 1, 0}; }, "model: joints is 25 but the joint order has 3 positions"},
   };
   for (const auto& [change, message] : cases) {
     RunConfig c;
@@ -227,15 +243,20 @@ TEST(RunConfig, AdoptDatasetTakesShapesNamesAndJointOrder) {
   const SkeletonDataset d = small_dataset();
   RunConfig c;
   c.velocities = c.bones = true;
-  c.adopt_dataset(d);
+  c.adopt_dataset(d);  // the default walk: depth-first, one position per joint
   EXPECT_EQ(c.model.joints, 25);
+  EXPECT_EQ(c.joint_order, depth_first_joint_order(d.parents));
   EXPECT_EQ(c.model.classes, 3);
   EXPECT_EQ(c.model.in_channels, 9);
   EXPECT_EQ(c.class_names, d.class_names);
   EXPECT_EQ(c.joint_names, d.joint_names);
-  EXPECT_EQ(c.joint_order.size(), 25u);
-  EXPECT_EQ(std::set<int32_t>(c.joint_order.begin(), c.joint_order.end()).size(), 25u);
   EXPECT_NO_THROW(c.check_dataset(d, "same.h5"));
+  RunConfig tour = c;
+  tour.joint_walk = "tour";
+  tour.adopt_dataset(d);  // 25 joints, 49 positions
+  EXPECT_EQ(tour.model.joints, 49);
+  EXPECT_EQ(tour.joint_order, tour_joint_order(d.parents));
+  EXPECT_NO_THROW(tour.check_dataset(d, "same.h5"));
   expect_error([&] { c.check_dataset(small_dataset(4), "other.h5"); },
                "other.h5 has 4 classes (wave, punch, kick, bend) but the model was trained on 3");
   SkeletonDataset renamed = d;

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "data/dataset_io.h"
+#include "data/joint_order.h"
 #include "harnet/lib/checkpoint.h"
 #include "harnet/lib/commands.h"
 #include "harnet/lib/inference.h"
@@ -318,6 +319,37 @@ TEST(TrainCommandOptions, MembersReachTheConfigTheReportAndEval) {
   }
   expect_error([&] { train_command(concat({"--data", data, "--out", dir.file("none")}, {"--members", "0"})); },
                "members must be positive, got 0");
+}
+
+// --joint-walk tour lays 2J - 1 positions along the convolution's axis: the model is built
+// for them, the checkpoint's configuration keeps the order, and eval and predict of the run
+// read the same dataset back through it.
+TEST(TrainCommandOptions, JointWalkTourReachesTheModelEvalAndPredict) {
+  TempDir dir;
+  const std::string data = write_synthetic(dir, 3);
+  const std::string run = dir.file("tour");
+  const auto [code, output] = run_captured(
+      train_command, concat({"--data", data, "--out", run, "--epochs", "1", "--tta", "2", "--members", "1",
+                             "--joint-walk", "tour"},
+                            tiny_options()));
+  ASSERT_EQ(code, 0) << output;
+  const RunConfig config = RunConfig::load(run + "/config.json");
+  const SkeletonDataset dataset = read_dataset(data);
+  EXPECT_EQ(config.joint_walk, "tour");
+  EXPECT_EQ(config.joint_order, tour_joint_order(dataset.parents));
+  EXPECT_EQ(config.model.joints, 2 * dataset.num_joints() - 1);
+  const std::string report = read_text_file(run + "/report.md");
+  EXPECT_NE(report.find(str_cat("input ", 2 * dataset.num_joints() - 1, " joint positions x 3 channels")),
+            std::string::npos)
+      << report;
+  const auto [eval_code, evaluated] = run_captured(eval_command, {"--checkpoint", run + "/last.h5", "--data", data});
+  ASSERT_EQ(eval_code, 0) << evaluated;
+  EXPECT_EQ(evaluated.substr(evaluated.find("| accuracy |"), 40), report.substr(report.find("| accuracy |"), 40));
+  const auto [predict_code, predicted] =
+      run_captured(predict_command, {"--checkpoint", run + "/last.h5", "--data", data, "--json"});
+  ASSERT_EQ(predict_code, 0) << predicted;
+  expect_error([&] { train_command(concat({"--data", data, "--out", dir.file("bad")}, {"--joint-walk", "bfs"})); },
+               "--joint-walk: 'bfs' is not a joint walk (expected depth-first or tour)");
 }
 
 // With training augmentation the final report, eval and predict average the checkpoint's

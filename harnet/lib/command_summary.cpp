@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 
 #include "autograd/error.h"
+#include "data/joint_order.h"
 #include "harnet/lib/command_line.h"
 #include "harnet/lib/commands.h"
 #include "harnet/lib/model.h"
@@ -47,6 +48,10 @@ int summary_command(const std::vector<std::string>& args) {
   app.add_option("--members", members, "Networks of the ensemble (1: the spec's single network; harnet train's "
                                         "default recipe trains 2)")
       ->capture_default_str();
+  std::string walk = "depth-first";
+  app.add_option("--joint-walk", walk, "Joints along the convolution's axis: depth-first (J positions, the spec's "
+                                       "layout and harnet train's default) or tour (2J-1 positions)")
+      ->capture_default_str();
   int exit_code = 0;
   if (!parse_command_line(app, args, exit_code)) return exit_code;
 
@@ -56,14 +61,19 @@ int summary_command(const std::vector<std::string>& args) {
   if (app.count("--channels")) config.in_channels = channels;
   if (app.count("--pooling")) config.pooling = pooling;
   if (app.count("--members")) config.members = members;
+  const int64_t skeleton_joints = config.joints;
+  const bool tour = parse_joint_walk(walk, "--joint-walk") == JointWalk::Tour;
+  if (tour) config.joints = 2 * skeleton_joints - 1;  // an Euler tour's length for any tree
   config.validate();
   HARNET_CHECK(frames >= 1, "--frames must be at least 1, got ", frames);
 
   Generator gen(0);
   HARNet model(config, gen);
   const Tensor x = zeros({1, frames, config.joints, config.in_channels});
-  std::printf("HARNet: %lld joints x %lld channels, %lld frames, %lld classes; input [1, %lld, %lld, %lld]\n\n",
-              static_cast<long long>(config.joints), static_cast<long long>(config.in_channels),
+  const std::string layout = tour ? str_cat(skeleton_joints, " joints as a tour of ", config.joints, " positions")
+                                  : str_cat(config.joints, " joints");
+  std::printf("HARNet: %s x %lld channels, %lld frames, %lld classes; input [1, %lld, %lld, %lld]\n\n",
+              layout.c_str(), static_cast<long long>(config.in_channels),
               static_cast<long long>(frames), static_cast<long long>(config.classes), static_cast<long long>(frames),
               static_cast<long long>(config.joints), static_cast<long long>(config.in_channels));
   std::fputs(model.summary(x).c_str(), stdout);

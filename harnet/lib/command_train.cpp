@@ -56,6 +56,10 @@ void add_data_options(CLI::App& app, RunConfig& c) {
   app.add_flag("--velocities,!--no-velocities", c.velocities,
                switch_help("Velocity channels (frame t minus t-1)", c.velocities));
   app.add_flag("--bones,!--no-bones", c.bones, switch_help("Bone-vector channels (joint minus parent)", c.bones));
+  app.add_option("--joint-walk", c.joint_walk,
+                 "Joints along the convolution's axis: depth-first (J positions) or tour (2J-1 positions, every "
+                 "neighbour pair a bone)")
+      ->capture_default_str();
 }
 
 AugmentSwitches add_augment_options(CLI::App& app, AugmentOptions& a) {

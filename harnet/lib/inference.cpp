@@ -29,7 +29,7 @@ std::string describe_model(const HARNet& model) {
   return str_cat(size, ": conv ", channels, " (kernel ", c.conv_kernel,
                  "), LSTM ", c.lstm_layers, " x ", c.lstm_hidden, c.bidirectional ? " bidirectional" : "", ", ",
                  c.attention_heads, " heads", c.pooling == "attention" ? ", attention pooling" : "", ", classifier ",
-                 c.classifier_hidden, "; input ", c.joints, " joints x ", c.in_channels, " channels");
+                 c.classifier_hidden, "; input ", c.joints, " joint positions x ", c.in_channels, " channels");
 }
 
 TrainedModel load_trained_model(const std::string& path) {

@@ -285,8 +285,11 @@ void RunConfig::validate() const {
   HARNET_CHECK(early_stopping >= 0, "--early-stopping must be >= 0 (0: off), got ", early_stopping);
   HARNET_CHECK(tta >= 1, "--tta must be >= 1 (1: no test-time augmentation), got ", tta);
   HARNET_CHECK(threads >= 0, "--threads must be >= 1, got ", threads);
+  parse_joint_walk(joint_walk, "--joint-walk");
   validate_augment_options(augment);
   model.validate();
+  HARNET_CHECK(joint_order.empty() || model.joints == static_cast<int64_t>(joint_order.size()), "model: joints is ",
+               model.joints, " but the joint order has ", joint_order.size(), " positions");
   HARNET_CHECK(model.in_channels == input_channels(), "model: in_channels is ", model.in_channels,
                " but the features (", velocities ? "velocities " : "", bones ? "bones " : "", "positions) give ",
                input_channels());
@@ -304,6 +307,7 @@ std::string RunConfig::to_json() const {
       {"frames", frames},
       {"velocities", velocities},
       {"bones", bones},
+      {"joint_walk", joint_walk},
       {"normalize", {{"translate", normalize.translate}, {"rotate", normalize.rotate}, {"scale", normalize.scale}}},
       {"joint_order", joint_order}};
   j["augment"] = augment_json(augment);
@@ -350,6 +354,7 @@ RunConfig RunConfig::from_json(const std::string& text) {
     in.read("frames", c.frames);
     in.read("velocities", c.velocities);
     in.read("bones", c.bones);
+    in.read("joint_walk", c.joint_walk);
     in.read_object("normalize", [&](JsonReader& n) {
       n.read("translate", c.normalize.translate);
       n.read("rotate", c.normalize.rotate);
@@ -411,8 +416,9 @@ void RunConfig::adopt_dataset(const SkeletonDataset& dataset) {
   class_names = dataset.class_names;
   joint_names = dataset.joint_names;
   PreprocessOptions preprocess;
+  preprocess.walk = parse_joint_walk(joint_walk, "--joint-walk");
   joint_order = pipeline_joint_order(preprocess, dataset.parents);
-  model.joints = dataset.num_joints();
+  model.joints = static_cast<int64_t>(joint_order.size());
   model.classes = dataset.num_classes();
   model.in_channels = input_channels();
   validate();
@@ -424,9 +430,9 @@ void RunConfig::check_dataset(const SkeletonDataset& dataset, const std::string&
     for (size_t i = 0; i < names.size() && i < 4; ++i) out += str_cat(i ? ", " : "", names[i]);
     return out + (names.size() > 4 ? ", ..." : "");
   };
-  HARNET_CHECK(dataset.num_joints() == model.joints && dataset.joint_names == joint_names, what, " has ",
-               dataset.num_joints(), " joints (", list(dataset.joint_names), ") but the model was trained on ",
-               model.joints, " (", list(joint_names), ")");
+  HARNET_CHECK(dataset.joint_names == joint_names, what, " has ", dataset.num_joints(), " joints (",
+               list(dataset.joint_names), ") but the model was trained on ", joint_names.size(), " (",
+               list(joint_names), ")");
   HARNET_CHECK(dataset.num_classes() == model.classes && dataset.class_names == class_names, what, " has ",
                dataset.num_classes(), " classes (", list(dataset.class_names), ") but the model was trained on ",
                model.classes, " (", list(class_names), ")");

@@ -33,7 +33,7 @@ TEST(RunConfig, DefaultsAreTheSpecRecipeWithSmallerBatches) {
   EXPECT_DOUBLE_EQ(c.optimizer.weight_decay, 1e-4);
   EXPECT_EQ(c.batch, 16);
   EXPECT_EQ(c.schedule.warmup, 5);
-  EXPECT_EQ(c.epochs, 100);
+  EXPECT_EQ(c.epochs, 200);
   EXPECT_EQ(c.schedule.name, "cosine");
   EXPECT_DOUBLE_EQ(c.clip, 1.0);
   EXPECT_DOUBLE_EQ(c.label_smoothing, 0.0);
@@ -103,7 +103,7 @@ TEST(RunConfig, MissingKeysKeepDefaultsAndBadOnesAreRefused) {
   const RunConfig partial = RunConfig::from_json(R"({"format": "harnet-run-v1", "optimizer": {"lr": 0.01}})");
   EXPECT_DOUBLE_EQ(partial.optimizer.lr, 0.01);
   EXPECT_EQ(partial.optimizer.name, "adam");
-  EXPECT_EQ(partial.epochs, 100);
+  EXPECT_EQ(partial.epochs, 200);
   expect_error([] { RunConfig::from_json(R"({"format": "harnet-run-v1", "optimizer": {"lr": 0.01, "mom": 1}})"); },
                "unknown key 'optimizer.mom'");
   expect_error([] { RunConfig::from_json(R"({"format": "harnet-run-v1", "training": {"epochs": "ten"}})"); },

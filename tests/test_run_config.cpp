@@ -44,8 +44,10 @@ TEST(RunConfig, DefaultsAreTheSpecRecipeWithSmallerBatches) {
   EXPECT_EQ(c.tta, 20);
   EXPECT_TRUE(c.augment.rotate && c.augment.scale && c.augment.jitter && c.augment.temporal_crop);
   EXPECT_TRUE(c.augment.bone_scale && c.augment.motion_scale);
-  EXPECT_DOUBLE_EQ(c.augment.bone_scale_range, 0.2);
-  EXPECT_DOUBLE_EQ(c.augment.motion_scale_range, 0.2);
+  EXPECT_DOUBLE_EQ(c.augment.bone_scale_range, 0.3);
+  EXPECT_DOUBLE_EQ(c.augment.motion_scale_range, 0.3);
+  EXPECT_DOUBLE_EQ(c.augment.min_crop_fraction, 0.6);
+  EXPECT_DOUBLE_EQ(c.augment.max_rotation_degrees, 15.0);
   EXPECT_EQ(c.model.conv_channels, (std::vector<int64_t>{64, 64, 128}));
   EXPECT_EQ(c.joint_walk, "depth-first");
   EXPECT_NO_THROW(c.validate());

@@ -66,6 +66,19 @@ BatchNormBase::BatchNormBase(int64_t num_features, const BatchNormOptions& optio
   }
 }
 
+void BatchNormBase::set_momentum(std::optional<double> momentum) {
+  HARNET_CHECK(!momentum || (*momentum >= 0 && *momentum <= 1), type_name(), ": momentum must be in [0, 1], got ",
+               momentum.value_or(0));
+  options_.momentum = momentum;
+}
+
+void BatchNormBase::reset_running_stats() {
+  if (!options_.track_running_stats) return;
+  running_mean.fill_(0.0);
+  running_var.fill_(1.0);
+  num_batches_tracked.fill_(0.0);
+}
+
 Tensor BatchNormBase::forward(const Tensor& input) { return forward_impl(input, false); }
 
 Tensor BatchNormBase::forward_relu(const Tensor& input) { return forward_impl(input, true); }

@@ -38,6 +38,10 @@ class BatchNormBase : public UnaryModule {
 
   int64_t num_features() const { return num_features_; }
   const BatchNormOptions& options() const { return options_; }
+  // PyTorch's assignable `momentum` attribute: nullopt is None (a cumulative average).
+  void set_momentum(std::optional<double> momentum);
+  // running_mean zeros, running_var ones, num_batches_tracked 0 (nothing when not tracked).
+  void reset_running_stats();
 
   Tensor weight, bias;                                    // [C], undefined unless affine
   Tensor running_mean, running_var, num_batches_tracked;  // undefined unless tracked

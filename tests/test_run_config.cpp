@@ -79,6 +79,7 @@ TEST(RunConfig, JsonRoundTripKeepsEverySetting) {
   c.clip = 0.0;
   c.label_smoothing = 0.1;
   c.early_stopping = 3;
+  c.average_last = 4;
   c.tta = 3;
   c.seed = 42;
   c.threads = 2;
@@ -98,6 +99,7 @@ TEST(RunConfig, JsonRoundTripKeepsEverySetting) {
   EXPECT_EQ(back.joint_order, (std::vector<int32_t>{1, 0}));
   EXPECT_EQ(back.joint_walk, "tour");
   EXPECT_EQ(back.seed, 42u);
+  EXPECT_EQ(back.average_last, 4);
   EXPECT_EQ(back.tta, 3);
 }
 
@@ -222,6 +224,8 @@ TEST(RunConfig, InvalidSettingsNameTheirOption) {
       {[](RunConfig& c) { c.clip = -1; }, "--clip must be >= 0"},
       {[](RunConfig& c) { c.label_smoothing = 1.0; }, "--label-smoothing must be in [0, 1)"},
       {[](RunConfig& c) { c.early_stopping = -2; }, "--early-stopping must be >= 0"},
+      {[](RunConfig& c) { c.average_last = -1; }, "--average-last must be in [0, epochs = 200]"},
+      {[](RunConfig& c) { c.epochs = 10, c.average_last = 11; }, "--average-last must be in [0, epochs = 10] (0: off), got 11"},
       {[](RunConfig& c) { c.optimizer.weight_decay = -1e-4; }, "--weight-decay must be >= 0"},
       {[](RunConfig& c) { c.optimizer.momentum = 1.0; }, "--momentum must be in [0, 1)"},
       {[](RunConfig& c) { c.split = "cross-view"; }, "--split: expected odd-even, subjects:1,3,5 or random:0.8"},

@@ -178,6 +178,55 @@ TEST(Trainer, ResumedRunEqualsUninterruptedRun) {
   expect_same_weights(whole + "/best.h5", middle + "/best.h5");
 }
 
+// --average-last 2 over 4 epochs: averaged.h5's parameters are the mean of epochs 3 and 4,
+// its BatchNorm statistics are recomputed (one pass of 3 batches), the report says so and
+// evaluates them, and a run stopped after epoch 3 and resumed ends with the same files.
+TEST(Trainer, WeightAveragingAveragesTheLastEpochsAndResumes) {
+  ScopedThreads threads(2);
+  TempDir dir;
+  const std::string data = write_small_dataset(dir), whole = dir.file("whole"), stopped = dir.file("stopped");
+  RunConfig config = tiny_config(data, 4);
+  config.average_last = 2;
+  const TrainResult result = train_new_run(config, whole, quiet());
+  EXPECT_NE(result.report.find("averaged.h5: the average of epochs 3-4, BatchNorm statistics recomputed"),
+            std::string::npos)
+      << result.report;
+
+  int64_t steps = 0;
+  EXPECT_EQ(train_new_run(config, stopped, quiet([&] { return ++steps == 9; })).outcome, TrainOutcome::Interrupted);
+  EXPECT_FALSE(fs::exists(stopped + "/averaged.h5"));
+  const Checkpoint epoch3 = load_checkpoint(stopped + "/last.h5");
+  ASSERT_TRUE(epoch3.average.has_value());
+  EXPECT_EQ(epoch3.average->at("n_averaged").to_vector<int64_t>(), (std::vector<int64_t>{1}));
+  EXPECT_EQ(resume_run(stopped, 0, quiet()).report, result.report);
+  expect_same_weights(whole + "/last.h5", stopped + "/last.h5");
+  const Checkpoint a = load_checkpoint(whole + "/averaged.h5"), b = load_checkpoint(stopped + "/averaged.h5");
+  EXPECT_FALSE(a.optimizer.has_value());  // weights only
+  EXPECT_EQ(a.config, load_checkpoint(whole + "/last.h5").config);
+  for (const auto& [key, tensor] : a.model) EXPECT_EQ(tensor.to_vector<double>(), b.model.at(key).to_vector<double>());
+
+  const Checkpoint last = load_checkpoint(whole + "/last.h5");
+  ASSERT_TRUE(last.average.has_value());
+  EXPECT_EQ(last.average->at("n_averaged").to_vector<int64_t>(), (std::vector<int64_t>{2}));
+  int64_t parameters = 0, norms = 0;
+  for (const auto& [key, tensor] : a.model) {
+    const std::vector<double> got = tensor.to_vector<double>();
+    if (last.average->contains(key)) {
+      ++parameters;
+      const std::vector<double> at3 = epoch3.model.at(key).to_vector<double>();
+      const std::vector<double> at4 = last.model.at(key).to_vector<double>();
+      for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], (at3[i] + at4[i]) / 2, 1e-6) << key << i;
+    } else if (key.find("num_batches_tracked") != std::string::npos) {
+      ++norms;
+      EXPECT_EQ(got, (std::vector<double>{3.0})) << key;
+    } else if (key.find("running_mean") != std::string::npos) {
+      EXPECT_NE(got, last.model.at(key).to_vector<double>()) << key;
+    }
+  }
+  EXPECT_GT(parameters, 0);
+  EXPECT_GT(norms, 0);
+}
+
 TEST(Trainer, ResumeDropsMetricsRowsAfterTheCheckpoint) {
   ScopedThreads threads(2);
   TempDir dir;

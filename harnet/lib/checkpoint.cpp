@@ -5,6 +5,7 @@
 //   /scheduler   attributes kind, scalars (0-d) and lists (1-d); children/<i> alike
 //   /rng         one string attribute per generator state
 //   /counters    one float64 attribute per counter
+//   /average     (optional) stochastic weight averaging's state, laid out like /model
 // Link names are state-dict keys and state names, escaped (escape_name) so that any key can be
 // stored; attribute names are stored as they are.
 #include "harnet/lib/checkpoint.h"
@@ -91,11 +92,13 @@ void check_key(const std::string& key, const std::string& what) {
   HARNET_CHECK(!key.empty(), "an empty ", what, " cannot be stored");
 }
 
-void write_model(hdf5::File& file, const nn::StateDict& model) {
-  file.create_group("/model");
-  for (const auto& [key, tensor] : model) {
+// A state dict as the group `group` ("/model", "/average"), one dataset per key.
+void write_state_dict(hdf5::File& file, const std::string& group, const nn::StateDict& dict) {
+  file.create_group(group);
+  const std::string what = group.substr(1);
+  for (const auto& [key, tensor] : dict) {
     check_key(key, "state-dict key");
-    write_tensor(file, child_path("/model", escape_name(key)), tensor, str_cat("model key '", key, "'"));
+    write_tensor(file, child_path(group, escape_name(key)), tensor, str_cat(what, " key '", key, "'"));
   }
 }
 
@@ -147,7 +150,8 @@ void write_checkpoint(hdf5::File& file, const Checkpoint& checkpoint) {
   file.write_string_attribute("format", std::string(kCheckpointFormat));
   file.write_scalar_attribute("version", kCheckpointVersion);
   file.write_string_attribute("config", checkpoint.config);
-  write_model(file, checkpoint.model);
+  write_state_dict(file, "/model", checkpoint.model);
+  if (checkpoint.average) write_state_dict(file, "/average", *checkpoint.average);
   if (checkpoint.optimizer) write_optimizer(file, *checkpoint.optimizer);
   if (checkpoint.scheduler) write_scheduler(file, "/scheduler", *checkpoint.scheduler);
   file.create_group("/rng");
@@ -173,7 +177,9 @@ class Reader {
     check_format();
     Checkpoint checkpoint;
     checkpoint.config = read_config();
-    checkpoint.model = read_model();
+    checkpoint.model = read_state_dict("/model", "the model's state dict");
+    if (file_.has_group("/average") || file_.has_dataset("/average"))
+      checkpoint.average = read_state_dict("/average", "the weight average's state");
     if (file_.has_group("/optimizer") || file_.has_dataset("/optimizer")) checkpoint.optimizer = read_optimizer();
     if (file_.has_group("/scheduler") || file_.has_dataset("/scheduler"))
       checkpoint.scheduler = read_scheduler("/scheduler");
@@ -283,7 +289,7 @@ class Reader {
                  " is newer than this program reads (", kCheckpointVersion, ")");
     HARNET_CHECK(version >= 1, attribute_at("/", "version"), ": version ", version, " is not a valid version");
     check_only(file_.attribute_names("/"), {"format", "version", "config"}, group_at("/"), "attribute");
-    check_only(file_.member_names("/"), {"model", "optimizer", "scheduler", "rng", "counters"}, group_at("/"),
+    check_only(file_.member_names("/"), {"model", "optimizer", "scheduler", "rng", "counters", "average"}, group_at("/"),
                "member");
   }
 
@@ -294,13 +300,13 @@ class Reader {
     return config;
   }
 
-  nn::StateDict read_model() const {
-    require_group("/model", "the model's state dict");
+  nn::StateDict read_state_dict(const std::string& group, const char* what) const {
+    require_group(group, what);
     nn::StateDict dict;
-    for (const std::string& name : members("/model", /*groups=*/false)) {
-      const std::string path = child_path("/model", name);
+    for (const std::string& name : members(group, /*groups=*/false)) {
+      const std::string path = child_path(group, name);
       const std::string key = unescape_name(name, at(str_cat("dataset '", path, "'")));
-      dict.insert(key, read_tensor(path, str_cat("model key '", key, "'")));
+      dict.insert(key, read_tensor(path, str_cat(group.substr(1), " key '", key, "'")));
     }
     return dict;
   }

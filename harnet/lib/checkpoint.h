@@ -41,6 +41,7 @@ struct Checkpoint {
   std::optional<SchedulerState> scheduler;
   std::map<std::string, std::string> rng;   // generator states (Generator::state()) by name
   std::map<std::string, double> counters;   // "epoch", "step", "best_val_loss", ...
+  std::optional<nn::StateDict> average;     // nn::ParameterAverage's state, in runs that average weights
 };
 
 // Throws naming the path and the problem (unwritable directory, disk full, ...); the previous

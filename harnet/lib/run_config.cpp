@@ -283,6 +283,8 @@ void RunConfig::validate() const {
   HARNET_CHECK(label_smoothing >= 0.0 && label_smoothing < 1.0, "--label-smoothing must be in [0, 1), got ",
                label_smoothing);
   HARNET_CHECK(early_stopping >= 0, "--early-stopping must be >= 0 (0: off), got ", early_stopping);
+  HARNET_CHECK(average_last >= 0 && average_last <= epochs, "--average-last must be in [0, epochs = ", epochs,
+               "] (0: off), got ", average_last);
   HARNET_CHECK(tta >= 1, "--tta must be >= 1 (1: no test-time augmentation), got ", tta);
   HARNET_CHECK(threads >= 0, "--threads must be >= 1, got ", threads);
   parse_joint_walk(joint_walk, "--joint-walk");
@@ -316,7 +318,8 @@ std::string RunConfig::to_json() const {
                    {"batch", batch},
                    {"clip", clip},
                    {"label_smoothing", label_smoothing},
-                   {"early_stopping", early_stopping}};
+                   {"early_stopping", early_stopping},
+                   {"average_last", average_last}};
   j["evaluation"] = {{"tta", tta}};
   j["optimizer"] = {{"name", optimizer.name},
                     {"lr", optimizer.lr},
@@ -376,6 +379,7 @@ RunConfig RunConfig::from_json(const std::string& text) {
     t.read("clip", c.clip);
     t.read("label_smoothing", c.label_smoothing);
     t.read("early_stopping", c.early_stopping);
+    t.read("average_last", c.average_last);
   });
   // Written before the evaluation settings existed: those runs reported the plain view.
   if (r.find("training") && !r.find("evaluation")) c.tta = 1;

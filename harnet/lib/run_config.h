@@ -16,7 +16,7 @@
 //     "augment": { "rotate": true, "max_rotation_degrees": 15, ... },
 //     "model": { HARNetConfig::to_json() },
 //     "training": { "epochs": 200, "batch": 16, "clip": 1.0, "label_smoothing": 0,
-//                   "early_stopping": 0 },
+//                   "early_stopping": 0, "average_last": 0 },
 //     "evaluation": { "tta": 20 },
 //     "optimizer": { "name": "adam", "lr": 0.001, "weight_decay": 0.0001, "momentum": 0.9 },
 //     "schedule": { "name": "cosine", "warmup": 0, "step_size": 30, "gamma": 0.1,
@@ -127,6 +127,11 @@ struct RunConfig {
   double clip = 1.0;             // max gradient norm; 0: no clipping
   double label_smoothing = 0.0;  // of the cross-entropy, training and validation alike
   int64_t early_stopping = 0;    // patience in epochs on the validation loss; 0: off
+  // Stochastic weight averaging: the weights of the last average_last epochs are averaged
+  // (nn::ParameterAverage, after each of those epochs) and the final model is that average,
+  // its BatchNorm statistics recomputed over one augmented pass of the training part
+  // (nn::update_bn). 0: off (the final model is the last epoch's).
+  int64_t average_last = 0;
   // ---- evaluation
   // Test-time augmentation: the final report, `harnet eval` and `harnet predict` average the
   // class probabilities over this many views of each sequence, the plain one and tta - 1 drawn

@@ -15,6 +15,7 @@
 #include "harnet/lib/progress.h"
 #include "harnet/lib/report.h"
 #include "harnet/lib/training_log.h"
+#include "nn/swa.h"
 #include "ops/ops.h"
 #include "optim/optim.h"
 
@@ -162,6 +163,7 @@ class TrainingRun {
       set_module_generator_states(*model_, checkpoint.rng);
       optimizer_->load_state_dict(*checkpoint.optimizer);
       schedule_->load_state(*checkpoint.scheduler);
+      if (checkpoint.average) average_.load_state_dict(*checkpoint.average);
     } catch (const Error& e) {
       throw Error(str_cat(path, " does not fit the run's configuration: ", e.what()));
     }
@@ -196,6 +198,7 @@ class TrainingRun {
                    static_cast<long long>(bad_epochs_), static_cast<long long>(best_epoch_));
     }
     result.epochs_done = epoch_;
+    use_average();
     write_final_report(result);
     return result;
   }
@@ -308,6 +311,7 @@ class TrainingRun {
     record.seconds = seconds_since(start);
     append_metrics_csv((dir_ / "metrics.csv").string(), record);
     history_.push_back(record);
+    if (config_.average_last > 0 && epoch_ > config_.epochs - config_.average_last) average_.update(*model_);
     if (best) save("best.h5");
     save("last.h5");
     std::fprintf(options_.out, "%s\n", epoch_log_line(record, config_.epochs, best).c_str());
@@ -332,7 +336,33 @@ class TrainingRun {
                   {"epoch_correct", static_cast<double>(epoch_correct_)},
                   {"epoch_samples", static_cast<double>(epoch_samples_)}};
     if (best_epoch_ > 0) c.counters["best_val_loss"] = best_val_loss_;
+    if (average_.count() > 0) c.average = average_.state_dict();
     save_checkpoint((dir_ / name).string(), c);
+  }
+
+  // With weight averaging: makes the model the average of the epochs averaged, recomputes its
+  // BatchNorm statistics over one augmented pass of the training part (the loader's epoch
+  // `epochs`, which training never draws) and saves it as averaged.h5 (weights only).
+  void use_average() {
+    if (average_.count() == 0) return;
+    average_.copy_to(*model_);
+    nn::update_bn(*model_, [&] {
+      NoGradGuard no_grad;
+      for (int64_t i = 0; i < train_loader_->num_batches(); ++i)
+        model_->member_logits(train_loader_->batch(config_.epochs, i).x);
+    });
+    Checkpoint c;
+    c.config = config_.to_json();
+    c.model = model_->state_dict();
+    save_checkpoint((dir_ / "averaged.h5").string(), c);
+  }
+
+  std::string describe_weights() const {
+    const std::string saved = str_cat("last.h5: epoch ", epoch_, "; best.h5: epoch ", best_epoch_,
+                                      ", validation loss ", best_val_loss_);
+    if (average_.count() == 0) return str_cat("the last epoch's (", saved, ")");
+    return str_cat("averaged.h5: the average of epochs ", epoch_ - average_.count() + 1, "-", epoch_,
+                   ", BatchNorm statistics recomputed on the training part (", saved, ")");
   }
 
   void write_final_report(TrainResult& result) {
@@ -349,8 +379,7 @@ class TrainingRun {
                     {"model", describe_model(*model_)},
                     {"training", describe_training(result)},
                     {"test-time augmentation", evaluator.describe()},
-                    {"weights", str_cat("last.h5 (epoch ", epoch_, "); best.h5: epoch ", best_epoch_,
-                                        ", validation loss ", best_val_loss_)}};
+                    {"weights", describe_weights()}};
     report.metrics = outputs.metrics();
     report.class_names = config_.class_names;
     report.loss = outputs.mean_loss();
@@ -380,6 +409,7 @@ class TrainingRun {
   std::unique_ptr<Optimizer> optimizer_;
   std::unique_ptr<EpochSchedule> schedule_;
   CrossEntropyOptions loss_;
+  nn::ParameterAverage average_;  // --average-last's running average (empty when off)
 
   int64_t epoch_ = 0;  // finished epochs
   int64_t batch_ = 0;  // batches trained in the current epoch

@@ -42,6 +42,8 @@ TEST(RunConfig, DefaultsAreTheSpecRecipeWithSmallerBatches) {
   EXPECT_EQ(c.validation, "held-out");
   EXPECT_EQ(c.early_stopping, 0);
   EXPECT_EQ(c.tta, 20);
+  EXPECT_DOUBLE_EQ(c.average_last, 0.5);
+  EXPECT_EQ(c.averaged_epochs(), 100);
   EXPECT_TRUE(c.augment.rotate && c.augment.scale && c.augment.jitter && c.augment.temporal_crop);
   EXPECT_TRUE(c.augment.bone_scale && c.augment.motion_scale);
   EXPECT_DOUBLE_EQ(c.augment.bone_scale_range, 0.3);
@@ -79,7 +81,7 @@ TEST(RunConfig, JsonRoundTripKeepsEverySetting) {
   c.clip = 0.0;
   c.label_smoothing = 0.1;
   c.early_stopping = 3;
-  c.average_last = 4;
+  c.average_last = 0.25;
   c.tta = 3;
   c.seed = 42;
   c.threads = 2;
@@ -99,7 +101,7 @@ TEST(RunConfig, JsonRoundTripKeepsEverySetting) {
   EXPECT_EQ(back.joint_order, (std::vector<int32_t>{1, 0}));
   EXPECT_EQ(back.joint_walk, "tour");
   EXPECT_EQ(back.seed, 42u);
-  EXPECT_EQ(back.average_last, 4);
+  EXPECT_DOUBLE_EQ(back.average_last, 0.25);
   EXPECT_EQ(back.tta, 3);
 }
 
@@ -188,6 +190,29 @@ TEST(RunConfig, TheDefaultModelIsAPairAndOldModelsAreSingle) {
   EXPECT_EQ(spec.to_json(), HARNetConfig{}.to_json());
 }
 
+// The default averages the second half of the epochs; a share rounds up to whole epochs (at
+// least one when on). A training object written before averaging existed (no "average_last")
+// ended with the last epoch's weights, so it reads as 0; a file without one gets the default.
+TEST(RunConfig, WeightAveragingSharesAndOldFilesWithoutIt) {
+  RunConfig c;
+  c.epochs = 5;
+  EXPECT_EQ(c.averaged_epochs(), 3);
+  c.average_last = 1.0;
+  EXPECT_EQ(c.averaged_epochs(), 5);
+  c.average_last = 0.01;
+  EXPECT_EQ(c.averaged_epochs(), 1);
+  c.average_last = 0.0;
+  EXPECT_EQ(c.averaged_epochs(), 0);
+  c.epochs = 50;
+  c.average_last = 0.14;  // 0.14 * 50 is 7.000000000000001 in doubles: still 7
+  EXPECT_EQ(c.averaged_epochs(), 7);
+  EXPECT_DOUBLE_EQ(RunConfig::from_json(R"({"format": "harnet-run-v1", "training": {"epochs": 3}})").average_last,
+                   0.0);
+  EXPECT_DOUBLE_EQ(RunConfig::from_json(R"({"format": "harnet-run-v1"})").average_last, 0.5);
+  EXPECT_DOUBLE_EQ(
+      RunConfig::from_json(R"({"format": "harnet-run-v1", "training": {"average_last": 0.25}})").average_last, 0.25);
+}
+
 // Runs written before the joint walk existed laid their joints depth-first, the default: a
 // file without the key reads so.
 TEST(RunConfig, TheJointWalkIsReadAndOldFilesAreDepthFirst) {
@@ -224,8 +249,8 @@ TEST(RunConfig, InvalidSettingsNameTheirOption) {
       {[](RunConfig& c) { c.clip = -1; }, "--clip must be >= 0"},
       {[](RunConfig& c) { c.label_smoothing = 1.0; }, "--label-smoothing must be in [0, 1)"},
       {[](RunConfig& c) { c.early_stopping = -2; }, "--early-stopping must be >= 0"},
-      {[](RunConfig& c) { c.average_last = -1; }, "--average-last must be in [0, epochs = 200]"},
-      {[](RunConfig& c) { c.epochs = 10, c.average_last = 11; }, "--average-last must be in [0, epochs = 10] (0: off), got 11"},
+      {[](RunConfig& c) { c.average_last = -0.1; }, "--average-last must be a share of the epochs in [0, 1]"},
+      {[](RunConfig& c) { c.average_last = 2; }, "--average-last must be a share of the epochs in [0, 1] (0: off), got 2"},
       {[](RunConfig& c) { c.optimizer.weight_decay = -1e-4; }, "--weight-decay must be >= 0"},
       {[](RunConfig& c) { c.optimizer.momentum = 1.0; }, "--momentum must be in [0, 1)"},
       {[](RunConfig& c) { c.split = "cross-view"; }, "--split: expected odd-even, subjects:1,3,5 or random:0.8"},

@@ -265,7 +265,8 @@ TEST(TrainCommandOptions, AttentionPoolingCheckpointsLoadForEvalAndPredict) {
     EXPECT_EQ(trained.model->state_dict().at(key).to_vector<float>(), checkpoint.model.at(key).to_vector<float>())
         << key;
 
-  const auto [eval_code, evaluated] = run_captured(eval_command, {"--checkpoint", last, "--data", data});
+  // The report evaluates the final weights: by default the average of the epochs' (averaged.h5).
+  const auto [eval_code, evaluated] = run_captured(eval_command, {"--checkpoint", run + "/averaged.h5", "--data", data});
   ASSERT_EQ(eval_code, 0) << evaluated;
   const std::string trained_report = read_text_file(run + "/report.md");
   EXPECT_EQ(evaluated.substr(evaluated.find("| accuracy |"), 40),
@@ -312,7 +313,8 @@ TEST(TrainCommandOptions, MembersReachTheConfigTheReportAndEval) {
     EXPECT_EQ(RunConfig::load(run + "/config.json").model.members, members.empty() ? 2 : 1);
     const std::string report = read_text_file(run + "/report.md");
     EXPECT_NE(report.find(model_row), std::string::npos) << report;
-    const auto [eval_code, evaluated] = run_captured(eval_command, {"--checkpoint", run + "/last.h5", "--data", data});
+    const auto [eval_code, evaluated] =
+        run_captured(eval_command, {"--checkpoint", run + "/averaged.h5", "--data", data});
     ASSERT_EQ(eval_code, 0) << evaluated;
     EXPECT_EQ(evaluated.substr(evaluated.find("| accuracy |"), 40), report.substr(report.find("| accuracy |"), 40));
     EXPECT_EQ(evaluated.substr(evaluated.find("| loss |"), 20), report.substr(report.find("| loss |"), 20));
@@ -342,11 +344,12 @@ TEST(TrainCommandOptions, JointWalkTourReachesTheModelEvalAndPredict) {
   EXPECT_NE(report.find(str_cat("input ", 2 * dataset.num_joints() - 1, " joint positions x 3 channels")),
             std::string::npos)
       << report;
-  const auto [eval_code, evaluated] = run_captured(eval_command, {"--checkpoint", run + "/last.h5", "--data", data});
+  const auto [eval_code, evaluated] =
+      run_captured(eval_command, {"--checkpoint", run + "/averaged.h5", "--data", data});
   ASSERT_EQ(eval_code, 0) << evaluated;
   EXPECT_EQ(evaluated.substr(evaluated.find("| accuracy |"), 40), report.substr(report.find("| accuracy |"), 40));
   const auto [predict_code, predicted] =
-      run_captured(predict_command, {"--checkpoint", run + "/last.h5", "--data", data, "--json"});
+      run_captured(predict_command, {"--checkpoint", run + "/averaged.h5", "--data", data, "--json"});
   ASSERT_EQ(predict_code, 0) << predicted;
   expect_error([&] { train_command(concat({"--data", data, "--out", dir.file("bad")}, {"--joint-walk", "bfs"})); },
                "--joint-walk: 'bfs' is not a joint walk (expected depth-first or tour)");
@@ -368,7 +371,7 @@ TEST(TrainCommandOptions, TestTimeAugmentationReachesTheReportEvalAndPredict) {
             std::string::npos)
       << report;
 
-  const std::string last = run + "/last.h5";
+  const std::string last = run + "/averaged.h5";  // the report's weights
   const auto [eval_code, evaluated] = run_captured(eval_command, {"--checkpoint", last, "--data", data});
   ASSERT_EQ(eval_code, 0) << evaluated;
   EXPECT_EQ(evaluated.substr(evaluated.find("| accuracy |"), 40), report.substr(report.find("| accuracy |"), 40));

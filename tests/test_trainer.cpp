@@ -178,7 +178,7 @@ TEST(Trainer, ResumedRunEqualsUninterruptedRun) {
   expect_same_weights(whole + "/best.h5", middle + "/best.h5");
 }
 
-// --average-last 2 over 4 epochs: averaged.h5's parameters are the mean of epochs 3 and 4,
+// --average-last 0.5 over 4 epochs: averaged.h5's parameters are the mean of epochs 3 and 4,
 // its BatchNorm statistics are recomputed (one pass of 3 batches), the report says so and
 // evaluates them, and a run stopped after epoch 3 and resumed ends with the same files.
 TEST(Trainer, WeightAveragingAveragesTheLastEpochsAndResumes) {
@@ -186,7 +186,7 @@ TEST(Trainer, WeightAveragingAveragesTheLastEpochsAndResumes) {
   TempDir dir;
   const std::string data = write_small_dataset(dir), whole = dir.file("whole"), stopped = dir.file("stopped");
   RunConfig config = tiny_config(data, 4);
-  config.average_last = 2;
+  config.average_last = 0.5;
   const TrainResult result = train_new_run(config, whole, quiet());
   EXPECT_NE(result.report.find("averaged.h5: the average of epochs 3-4, BatchNorm statistics recomputed"),
             std::string::npos)

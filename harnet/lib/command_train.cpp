@@ -133,8 +133,8 @@ void add_optimisation_options(CLI::App& app, RunConfig& c) {
   app.add_option("--clip", c.clip, "Max gradient norm (0: no clipping)")->capture_default_str();
   app.add_option("--label-smoothing", c.label_smoothing, "Label smoothing of the cross-entropy")->capture_default_str();
   app.add_option("--average-last", c.average_last,
-                 "Average the weights of the last K epochs (stochastic weight averaging; BatchNorm statistics "
-                 "are then recomputed on the training part); 0: off")
+                 "Average the weights of this share of the epochs, the last ones (stochastic weight averaging; "
+                 "BatchNorm statistics are then recomputed on the training part); 0: off")
       ->capture_default_str();
   app.add_option("--early-stopping", c.early_stopping,
                  "Stop after this many epochs without a lower validation loss "

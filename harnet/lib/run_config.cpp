@@ -252,6 +252,12 @@ std::string describe_split(const std::string& split) {
   return split;
 }
 
+int64_t RunConfig::averaged_epochs() const {
+  if (average_last <= 0.0) return 0;
+  const double share = average_last * static_cast<double>(epochs);
+  return std::min(epochs, static_cast<int64_t>(std::ceil(share - 1e-9)));
+}
+
 void RunConfig::validate() const {
   check_split_spec(split, false);
   check_validation_spec(validation);
@@ -283,8 +289,8 @@ void RunConfig::validate() const {
   HARNET_CHECK(label_smoothing >= 0.0 && label_smoothing < 1.0, "--label-smoothing must be in [0, 1), got ",
                label_smoothing);
   HARNET_CHECK(early_stopping >= 0, "--early-stopping must be >= 0 (0: off), got ", early_stopping);
-  HARNET_CHECK(average_last >= 0 && average_last <= epochs, "--average-last must be in [0, epochs = ", epochs,
-               "] (0: off), got ", average_last);
+  HARNET_CHECK(average_last >= 0.0 && average_last <= 1.0, "--average-last must be a share of the epochs in [0, 1] "
+               "(0: off), got ", average_last);
   HARNET_CHECK(tta >= 1, "--tta must be >= 1 (1: no test-time augmentation), got ", tta);
   HARNET_CHECK(threads >= 0, "--threads must be >= 1, got ", threads);
   parse_joint_walk(joint_walk, "--joint-walk");
@@ -379,6 +385,8 @@ RunConfig RunConfig::from_json(const std::string& text) {
     t.read("clip", c.clip);
     t.read("label_smoothing", c.label_smoothing);
     t.read("early_stopping", c.early_stopping);
+    // Written before weight averaging existed: those runs ended with the last epoch's weights.
+    c.average_last = 0.0;
     t.read("average_last", c.average_last);
   });
   // Written before the evaluation settings existed: those runs reported the plain view.

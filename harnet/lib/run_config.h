@@ -6,7 +6,8 @@
 // config.json, format "harnet-run-v1" (every key optional when read; missing keys keep the
 // defaults, except what files written before a setting existed lack: augment's bone_scale and
 // motion_scale are off when an augment object lacks them, evaluation's tta is 1 when a file
-// with a training object has no evaluation object, and model's members is 1 when a model
+// with a training object has no evaluation object, training's average_last is 0 when a
+// training object lacks it, and model's members is 1 when a model
 // object lacks it; unknown keys are refused):
 //   { "format": "harnet-run-v1", "data": "/abs/path/msr.h5", "split": "odd-even",
 //     "validation": "held-out", "seed": 0, "threads": 0,
@@ -16,7 +17,7 @@
 //     "augment": { "rotate": true, "max_rotation_degrees": 15, ... },
 //     "model": { HARNetConfig::to_json() },
 //     "training": { "epochs": 200, "batch": 16, "clip": 1.0, "label_smoothing": 0,
-//                   "early_stopping": 0, "average_last": 0 },
+//                   "early_stopping": 0, "average_last": 0.5 },
 //     "evaluation": { "tta": 20 },
 //     "optimizer": { "name": "adam", "lr": 0.001, "weight_decay": 0.0001, "momentum": 0.9 },
 //     "schedule": { "name": "cosine", "warmup": 0, "step_size": 30, "gamma": 0.1,
@@ -127,11 +128,16 @@ struct RunConfig {
   double clip = 1.0;             // max gradient norm; 0: no clipping
   double label_smoothing = 0.0;  // of the cross-entropy, training and validation alike
   int64_t early_stopping = 0;    // patience in epochs on the validation loss; 0: off
-  // Stochastic weight averaging: the weights of the last average_last epochs are averaged
-  // (nn::ParameterAverage, after each of those epochs) and the final model is that average,
-  // its BatchNorm statistics recomputed over one augmented pass of the training part
-  // (nn::update_bn). 0: off (the final model is the last epoch's).
-  int64_t average_last = 0;
+  // Stochastic weight averaging: the weights of the last average_last share of the epochs
+  // (averaged_epochs(): ceil(average_last * epochs)) are averaged (nn::ParameterAverage, after
+  // each of those epochs) and the final model is that average, its BatchNorm statistics
+  // recomputed over one augmented pass of the training part (nn::update_bn). 0: off (the final
+  // model is the last epoch's). The second half by default: on MSR Action3D's training subjects
+  // (leave-one-subject-out, one network, seeds 0 and 1, the same runs evaluated both ways) the
+  // average of the second half gave 85.3% against 84.2% for the last epoch with 20 test-time
+  // views, 84.5% against 83.6% with the plain view, and the two seeds' pair 87.2% against 86.8%.
+  double average_last = 0.5;
+  int64_t averaged_epochs() const;
   // ---- evaluation
   // Test-time augmentation: the final report, `harnet eval` and `harnet predict` average the
   // class probabilities over this many views of each sequence, the plain one and tta - 1 drawn

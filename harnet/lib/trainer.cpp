@@ -208,7 +208,7 @@ class TrainingRun {
 
   std::string describe_start() const {
     if (epoch_ >= config_.epochs || early_stopped())
-      return str_cat("the run in ", dir_.string(), " has finished (", epoch_, " epochs); evaluating its last weights");
+      return str_cat("the run in ", dir_.string(), " has finished (", epoch_, " epochs); evaluating its final weights");
     return str_cat(epoch_ == 0 && batch_ == 0 ? "training" : "resuming", " HARNet (", model_->num_parameters(),
                    " parameters) on ", config_.data, ": ", split_.train.size(), " training sequences, ",
                    split_.validation.size(), split_.carved ? " carved validation" : " held-out validation",
@@ -311,7 +311,7 @@ class TrainingRun {
     record.seconds = seconds_since(start);
     append_metrics_csv((dir_ / "metrics.csv").string(), record);
     history_.push_back(record);
-    if (config_.average_last > 0 && epoch_ > config_.epochs - config_.average_last) average_.update(*model_);
+    if (epoch_ > config_.epochs - config_.averaged_epochs()) average_.update(*model_);
     if (best) save("best.h5");
     save("last.h5");
     std::fprintf(options_.out, "%s\n", epoch_log_line(record, config_.epochs, best).c_str());

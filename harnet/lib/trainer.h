@@ -4,8 +4,9 @@
 //   RUN_DIR/metrics.csv   one row per finished epoch (harnet/lib/training_log.h)
 //   RUN_DIR/last.h5       checkpoint after the latest epoch (or the step a Ctrl-C stopped at)
 //   RUN_DIR/best.h5       checkpoint of the epoch with the lowest validation loss
-//   RUN_DIR/averaged.h5   with --average-last K: the weights averaged over the last K epochs,
-//                         BatchNorm statistics recomputed (weights only); the report's model
+//   RUN_DIR/averaged.h5   with weight averaging (--average-last, RunConfig::average_last): the
+//                         averaged weights, BatchNorm statistics recomputed (weights only); the
+//                         report's model
 //   RUN_DIR/report.md, curves.svg, confusion.svg   the final report (harnet/lib/report.h)
 //
 // Each epoch trains on the train part (shuffled and augmented from (seed, epoch)), then

@@ -96,17 +96,18 @@ int64_t update_bn(Module& module, const std::function<void()>& run_batches) {
       bn->set_momentum(std::nullopt);
     }
   if (norms.empty()) return 0;
-  const bool was_training = module.is_training();
+  // Momenta and mode come back however run_batches ends.
+  struct Restore {
+    Module& module;
+    bool was_training;
+    std::vector<std::pair<BatchNormBase*, std::optional<double>>>& norms;
+    ~Restore() {
+      for (auto& [bn, momentum] : norms) bn->set_momentum(momentum);
+      module.train(was_training);
+    }
+  } restore{module, module.is_training(), norms};
   module.train();
-  try {
-    run_batches();
-  } catch (...) {
-    for (auto& [bn, momentum] : norms) bn->set_momentum(momentum);
-    module.train(was_training);
-    throw;
-  }
-  for (auto& [bn, momentum] : norms) bn->set_momentum(momentum);
-  module.train(was_training);
+  run_batches();
   return static_cast<int64_t>(norms.size());
 }
 

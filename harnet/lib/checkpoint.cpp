@@ -289,8 +289,8 @@ class Reader {
                  " is newer than this program reads (", kCheckpointVersion, ")");
     HARNET_CHECK(version >= 1, attribute_at("/", "version"), ": version ", version, " is not a valid version");
     check_only(file_.attribute_names("/"), {"format", "version", "config"}, group_at("/"), "attribute");
-    check_only(file_.member_names("/"), {"model", "optimizer", "scheduler", "rng", "counters", "average"}, group_at("/"),
-               "member");
+    check_only(file_.member_names("/"), {"model", "optimizer", "scheduler", "rng", "counters", "average"},
+               group_at("/"), "member");
   }
 
   std::string read_config() const {

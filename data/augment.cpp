@@ -1,6 +1,9 @@
 #include "data/augment.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <map>
 
 #include "autograd/error.h"
 #include "data/joint_order.h"
@@ -43,6 +46,8 @@ void validate_augment_options(const AugmentOptions& options) {
   HARNET_CHECK(std::isfinite(options.motion_scale_range) && options.motion_scale_range >= 0.0 &&
                    options.motion_scale_range < 1.0,
                "augment: motion_scale_range must be in [0, 1), got ", options.motion_scale_range);
+  HARNET_CHECK(options.mirror_probability >= 0.0 && options.mirror_probability <= 1.0,
+               "augment: mirror_probability must be in [0, 1], got ", options.mirror_probability);
 }
 
 uint64_t sample_seed(uint64_t seed, int64_t epoch, int64_t sample) {
@@ -144,6 +149,92 @@ void scale_motion(float* xyz, int64_t frames, int64_t joints, double factor) {
 double draw_motion_factor(const AugmentOptions& options, uint64_t sample_seed) {
   Generator gen(mix64(sample_seed ^ 0x6d6f74696f6eULL));  // "motion"
   return 1.0 + options.motion_scale_range * (2.0 * gen.uniform() - 1.0);
+}
+
+namespace {
+
+std::string lower_case(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+// The lower-case name with its first "left" or "right" exchanged for the other, or "" when it
+// has neither.
+std::string swapped_side(const std::string& lower) {
+  const size_t left = lower.find("left"), right = lower.find("right");
+  if (left == std::string::npos && right == std::string::npos) return "";
+  if (right == std::string::npos || (left != std::string::npos && left < right))
+    return lower.substr(0, left) + "right" + lower.substr(left + 4);
+  return lower.substr(0, right) + "left" + lower.substr(right + 5);
+}
+
+}  // namespace
+
+std::vector<int32_t> mirror_partners(const std::vector<std::string>& joint_names, const std::vector<int32_t>& parents) {
+  const auto joints = static_cast<int32_t>(joint_names.size());
+  HARNET_CHECK(parents.size() == joint_names.size(), "mirror: ", joint_names.size(), " joint names but ",
+               parents.size(), " parents");
+  validate_skeleton_tree(parents);
+  std::map<std::string, int32_t> by_name;
+  for (int32_t j = 0; j < joints; ++j) {
+    const auto [it, inserted] = by_name.emplace(lower_case(joint_names[static_cast<size_t>(j)]), j);
+    HARNET_CHECK(inserted, "mirror: joints ", it->second, " '", joint_names[static_cast<size_t>(it->second)], "' and ",
+                 j, " '", joint_names[static_cast<size_t>(j)], "' have the same name but for case");
+  }
+  std::vector<int32_t> partners(static_cast<size_t>(joints));
+  bool sided = false;
+  for (int32_t j = 0; j < joints; ++j) {
+    const std::string& name = joint_names[static_cast<size_t>(j)];
+    const std::string other = swapped_side(lower_case(name));
+    if (other.empty()) {
+      partners[static_cast<size_t>(j)] = j;
+      continue;
+    }
+    sided = true;
+    const auto it = by_name.find(other);
+    HARNET_CHECK(it != by_name.end(), "mirror: joint ", j, " '", name,
+                 "' has no counterpart on the other side (no joint is named like '", other, "')");
+    partners[static_cast<size_t>(j)] = it->second;
+  }
+  HARNET_CHECK(sided, "mirror: none of the ", joints,
+               " joint names contains \"left\" or \"right\", so the sides of the skeleton are unknown");
+  for (int32_t j = 0; j < joints; ++j) {
+    const int32_t p = parents[static_cast<size_t>(j)], q = partners[static_cast<size_t>(j)];
+    const int32_t expected = p < 0 ? -1 : partners[static_cast<size_t>(p)];
+    HARNET_CHECK(parents[static_cast<size_t>(q)] == expected, "mirror: the skeleton is not symmetric: joint ", j, " '",
+                 joint_names[static_cast<size_t>(j)], "' hangs from ",
+                 p < 0 ? std::string("nothing (the root)") : "'" + joint_names[static_cast<size_t>(p)] + "'",
+                 " but its counterpart '", joint_names[static_cast<size_t>(q)], "' from ",
+                 parents[static_cast<size_t>(q)] < 0
+                     ? std::string("nothing (the root)")
+                     : "'" + joint_names[static_cast<size_t>(parents[static_cast<size_t>(q)])] + "'");
+  }
+  return partners;
+}
+
+void mirror_left_right(float* xyz, int64_t frames, int64_t joints, const std::vector<int32_t>& partners,
+                       float pivot_x) {
+  HARNET_CHECK(static_cast<int64_t>(partners.size()) == joints, "mirror_left_right: partners has ", partners.size(),
+               " entries for ", joints, " joints");
+  for (int64_t j = 0; j < joints; ++j) {
+    const int32_t q = partners[static_cast<size_t>(j)];
+    HARNET_CHECK(q >= 0 && q < joints && partners[static_cast<size_t>(q)] == j, "mirror_left_right: partners[", j,
+                 "] = ", q, " is not a joint that has ", j, " as its partner");
+  }
+  const float twice_pivot = 2.0f * pivot_x;
+  for (int64_t t = 0; t < frames; ++t) {
+    float* frame = xyz + t * joints * 3;
+    for (int64_t j = 0; j < joints; ++j) frame[3 * j] = twice_pivot - frame[3 * j];
+    for (int64_t j = 0; j < joints; ++j) {
+      const int64_t q = partners[static_cast<size_t>(j)];
+      if (q > j) std::swap_ranges(frame + 3 * j, frame + 3 * j + 3, frame + 3 * q);
+    }
+  }
+}
+
+bool draw_mirror(const AugmentOptions& options, uint64_t sample_seed) {
+  Generator gen(mix64(sample_seed ^ 0x6d6972726f72ULL));  // "mirror"
+  return gen.uniform() < options.mirror_probability;
 }
 
 void augment_positions(float* xyz, int64_t frames, int64_t joints, int32_t pivot_joint, const AugmentOptions& options,

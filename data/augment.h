@@ -2,19 +2,24 @@
 // (then resampling back to T frames), a rotation about the vertical axis, a uniform scale
 // and Gaussian jitter; beyond the spec, random bone lengths (body proportions) and a random
 // motion amplitude, which stand in for the differences between performers. Each is switched
-// on separately; all are off by default, as in evaluation.
+// on separately; all are off by default, as in evaluation. Beyond those, left/right
+// mirroring: the sample reflected in a vertical plane with every left joint swapped for its
+// right counterpart, as if a performer of the other handedness did the action.
 //
 // Reproducibility: a sample's random numbers come from its own Generator seeded by
 // sample_seed(seed, epoch, sample index), so they do not depend on the thread that
 // prepares the sample or on the batch it lands in. The four
 // scalar draws are always taken, in a fixed order, so switching one augmentation on or off
 // leaves the others' values unchanged; the jitter's normals come last. The bone and motion
-// factors come from streams of their own, seeded from the same sample seed.
+// factors and the mirroring's coin come from streams of their own, seeded from the same sample
+// seed.
 //
-// Order in the loader: crop, bone lengths, motion amplitude, then rotation, scale and jitter.
+// Order in the loader: crop, bone lengths, motion amplitude, mirroring, then rotation, scale and
+// jitter.
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "autograd/generator.h"
@@ -39,8 +44,13 @@ struct AugmentOptions {
   // times one factor uniform in [1 - range, 1 + range] (larger or smaller movements).
   bool motion_scale = false;
   double motion_scale_range = 0.2;
+  // Left/right mirroring, with probability mirror_probability per sample: x -> 2 p - x (p: the
+  // pivot joint's x in frame 0; after the normalisation x runs from the left shoulder to the
+  // right one) and every joint swapped with its partner (mirror_partners: the joint names).
+  bool mirror = false;
+  double mirror_probability = 0.5;
 
-  bool any() const { return rotate || scale || jitter || temporal_crop || bone_scale || motion_scale; }
+  bool any() const { return rotate || scale || jitter || temporal_crop || bone_scale || motion_scale || mirror; }
   // All four on, with the spec's ranges.
   static AugmentOptions training();
 };
@@ -98,6 +108,25 @@ void scale_motion(float* xyz, int64_t frames, int64_t joints, double factor);
 
 // The factor of scale_motion, uniform in [1 - range, 1 + range], from a stream of its own.
 double draw_motion_factor(const AugmentOptions& options, uint64_t sample_seed);
+
+// The joint that takes each joint's place in a mirrored skeleton: partner[j] is the joint whose
+// name is joint j's with "left" and "right" exchanged (the first of the two words in the name,
+// matched in any case: ShoulderLeft <-> ShoulderRight, left_hip <-> right_hip), and j itself for
+// a joint whose name has neither word (the spine, the head). Throws harnet::Error naming the
+// joint when a left or right joint has no counterpart or two joints' names differ only in case,
+// when the tree is not symmetric under the swap (the parent of a joint's partner must be the
+// partner of its parent; parents as in scale_bones), and when no name has either word.
+std::vector<int32_t> mirror_partners(const std::vector<std::string>& joint_names, const std::vector<int32_t>& parents);
+
+// The mirror image of a sample in place: x -> 2 pivot_x - x in every frame, then joint j takes
+// the (reflected) position of partners[j]. xyz: [frames, joints, 3]; partners: an involution of
+// 0 .. joints-1 (checked).
+void mirror_left_right(float* xyz, int64_t frames, int64_t joints, const std::vector<int32_t>& partners,
+                       float pivot_x);
+
+// Whether one sample is mirrored: true with probability mirror_probability, from a stream of
+// its own (seeded from the sample's seed), so the other draws stay unchanged.
+bool draw_mirror(const AugmentOptions& options, uint64_t sample_seed);
 
 // The spatial augmentations of one sample in place: rotation, then scale (both about frame
 // 0's pivot joint), then jitter (normals from gen). xyz: [frames, joints, 3].

@@ -127,6 +127,7 @@ SkeletonLoader::SkeletonLoader(const SkeletonDataset& dataset, const std::vector
   parents_ = dataset.parents;
   order_ = pipeline_joint_order(options_.preprocess, parents_);
   center_joint_ = roles.center;
+  if (options_.augment.mirror) mirror_partners_ = mirror_partners(dataset.joint_names, parents_);
 
   // Extraction and normalisation of every listed sequence, in parallel. Errors are kept per
   // sequence and the first in list order is thrown, so the message does not depend on
@@ -237,6 +238,8 @@ void SkeletonLoader::write_sample(int64_t sample_index, int64_t epoch, float* ou
   if (augment.bone_scale)
     scale_bones(positions.data(), frames, joints, parents_, draw_bone_factors(augment, joints, seed));
   if (augment.motion_scale) scale_motion(positions.data(), frames, joints, draw_motion_factor(augment, seed));
+  if (augment.mirror && draw_mirror(augment, seed))
+    mirror_left_right(positions.data(), frames, joints, mirror_partners_, positions[3 * static_cast<size_t>(center_joint_)]);
   augment_positions(positions.data(), frames, joints, center_joint_, augment, draws, gen);
   write_features(positions.data(), frames, joints, parents_, order_, features, out);
 }

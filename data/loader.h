@@ -146,6 +146,7 @@ class SkeletonLoader {
   std::vector<int32_t> parents_;  // the dataset's tree
   std::vector<int32_t> order_;    // dataset joint at each output position
   int32_t center_joint_ = 0;      // pivot of the spatial augmentations
+  std::vector<int32_t> mirror_partners_;  // augment.mirror only: each joint's left/right counterpart
   std::vector<Sample> samples_;
   // Normalised tracked frames of each listed sequence; kept only for the temporal crop.
   std::vector<SkeletonSequence> normalized_;

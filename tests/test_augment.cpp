@@ -1,9 +1,10 @@
 // Augmentation: per-sample seeds, the ranges of the draws, independence of the draws from
 // which augmentations are on, the rotation convention (it undoes into the normalisation),
-// scale, jitter statistics, temporal crop ranges, and the option checks.
+// scale, jitter statistics, temporal crop ranges, left/right mirroring, and the option checks.
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <set>
 #include <string>
@@ -12,6 +13,8 @@
 #include "tests/test_util.h"
 #include "autograd/error.h"
 #include "data/augment.h"
+#include "data/kinect_v2.h"
+#include "data/msr_action3d.h"
 #include "data/preprocess.h"
 #include "tests/skeleton_test_data.h"
 
@@ -325,6 +328,112 @@ TEST(Augment, OptionsAreChecked) {
   o = AugmentOptions{};
   o.motion_scale_range = -0.1;
   expect_error([&] { validate_augment_options(o); }, "augment: motion_scale_range must be in [0, 1), got -0.1");
+  o = AugmentOptions{};
+  o.mirror_probability = 1.5;
+  expect_error([&] { validate_augment_options(o); }, "augment: mirror_probability must be in [0, 1], got 1.5");
+  o.mirror_probability = std::nan("");
+  expect_error([&] { validate_augment_options(o); }, "augment: mirror_probability must be in [0, 1], got nan");
+}
+
+template <size_t N>
+std::vector<std::string> names_of(const std::array<const char*, N>& names) {
+  return std::vector<std::string>(names.begin(), names.end());
+}
+
+int32_t index_of(const std::vector<std::string>& names, const std::string& name) {
+  const auto it = std::find(names.begin(), names.end(), name);
+  EXPECT_NE(it, names.end()) << name;
+  return static_cast<int32_t>(it - names.begin());
+}
+
+// Both built-in layouts pair every Left joint with its Right joint; the joints on the body's
+// midline keep their place; the pairing is an involution.
+TEST(Augment, MirrorPartnersPairTheBuiltInSkeletons) {
+  const std::vector<std::string> kinect = names_of(kinect_v2_joint_names());
+  const std::vector<int32_t> kinect_parents(kinect_v2_parents().begin(), kinect_v2_parents().end());
+  const std::vector<std::string> msr = names_of(msr_action3d_joint_names());
+  const std::vector<int32_t> msr_parents(msr_action3d_parents().begin(), msr_action3d_parents().end());
+  for (const auto& [names, parents] : {std::pair{kinect, kinect_parents}, std::pair{msr, msr_parents}}) {
+    const std::vector<int32_t> partners = mirror_partners(names, parents);
+    ASSERT_EQ(partners.size(), names.size());
+    int swapped = 0;
+    for (size_t j = 0; j < names.size(); ++j) {
+      const std::string& name = names[j];
+      const std::string& other = names[static_cast<size_t>(partners[j])];
+      EXPECT_EQ(partners[static_cast<size_t>(partners[j])], static_cast<int32_t>(j)) << name;
+      const size_t left = name.find("Left"), right = name.find("Right");
+      if (left != std::string::npos) {
+        EXPECT_EQ(other, name.substr(0, left) + "Right" + name.substr(left + 4));
+        ++swapped;
+      } else if (right != std::string::npos) {
+        EXPECT_EQ(other, name.substr(0, right) + "Left" + name.substr(right + 5));
+        ++swapped;
+      } else {
+        EXPECT_EQ(other, name) << "a midline joint stays";
+      }
+    }
+    EXPECT_EQ(swapped, names.size() == 25 ? 20 : 16);  // Kinect v2: 2 x 10 limb joints; MSR: 2 x 8
+  }
+  EXPECT_EQ(msr[static_cast<size_t>(mirror_partners(msr, msr_parents)[static_cast<size_t>(index_of(msr, "HandLeft"))])],
+            "HandRight");
+}
+
+// Other spellings pair too (any case, the word anywhere in the name), and what cannot be
+// mirrored is one clear error naming the joint.
+TEST(Augment, MirrorPartnersOfOtherNamesAndTheirErrors) {
+  //                                 0        1           2            3            4
+  const std::vector<std::string> names = {"pelvis", "LEFT_hip", "right_HIP", "left_knee", "Right_Knee"};
+  const std::vector<int32_t> parents = {-1, 0, 0, 1, 2};
+  EXPECT_EQ(mirror_partners(names, parents), (std::vector<int32_t>{0, 2, 1, 4, 3}));
+
+  expect_error([&] { mirror_partners({"pelvis", "left_hip", "hip_right"}, {-1, 0, 0}); },
+               "mirror: joint 1 'left_hip' has no counterpart on the other side (no joint is named like 'right_hip')");
+  expect_error([&] { mirror_partners({"root", "a", "b"}, {-1, 0, 0}); },
+               "mirror: none of the 3 joint names contains \"left\" or \"right\"");
+  expect_error([&] { mirror_partners({"root", "Left", "left", "right"}, {-1, 0, 0, 0}); },
+               "mirror: joints 1 'Left' and 2 'left' have the same name but for case");
+  // The left knee hangs from the left hip, the right knee from the pelvis.
+  expect_error([&] { mirror_partners(names, {-1, 0, 0, 1, 0}); },
+               "mirror: the skeleton is not symmetric: joint 3 'left_knee' hangs from 'LEFT_hip' but its "
+               "counterpart 'Right_Knee' from 'pelvis'");
+  expect_error([&] { mirror_partners(names, {-1, 0, 0}); }, "mirror: 5 joint names but 3 parents");
+}
+
+// x reflects about the pivot's x, y and z stay, and every joint takes its partner's place; twice
+// is the identity.
+TEST(Augment, MirrorReflectsAndSwapsTheSides) {
+  // 2 frames of (centre, left, right).
+  const std::vector<float> sample = {0.5f, 1, 2, -1, 3, 4, 2, 5, 6,  //
+                                     0.7f, 7, 8, -2, 9, 10, 3, 11, 12};
+  const std::vector<int32_t> partners = {0, 2, 1};
+  std::vector<float> xyz = sample;
+  mirror_left_right(xyz.data(), 2, 3, partners, 0.5f);
+  // x -> 1 - x; joint 1 takes joint 2's point and joint 2 joint 1's.
+  const std::vector<float> expected = {0.5f, 1, 2, -1, 5, 6, 2, 3, 4,  //
+                                       0.3f, 7, 8, -2, 11, 12, 3, 9, 10};
+  for (size_t i = 0; i < xyz.size(); ++i) EXPECT_FLOAT_EQ(xyz[i], expected[i]) << i;
+  mirror_left_right(xyz.data(), 2, 3, partners, 0.5f);
+  for (size_t i = 0; i < xyz.size(); ++i) EXPECT_FLOAT_EQ(xyz[i], sample[i]) << i;
+  expect_error([&] { mirror_left_right(xyz.data(), 2, 3, {0, 2, 2}, 0.0f); },
+               "mirror_left_right: partners[1] = 2 is not a joint that has 1 as its partner");
+  expect_error([&] { mirror_left_right(xyz.data(), 2, 3, {0, 1}, 0.0f); },
+               "mirror_left_right: partners has 2 entries for 3 joints");
+}
+
+// The coin: never at 0, always at 1, and at p = 0.3 close to 30% of many samples (a binomial's
+// 5 standard deviations); the same sample seed gives the same answer.
+TEST(Augment, MirrorCoinHasTheRequestedProbability) {
+  AugmentOptions o;
+  o.mirror = true;
+  const int n = 20000;
+  for (double p : {0.0, 0.3, 1.0}) {
+    o.mirror_probability = p;
+    int heads = 0;
+    for (int i = 0; i < n; ++i) heads += draw_mirror(o, sample_seed(5, 0, i)) ? 1 : 0;
+    EXPECT_NEAR(heads, p * n, 5.0 * std::sqrt(n * p * (1.0 - p)) + 1e-9) << p;
+  }
+  o.mirror_probability = 0.5;
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(draw_mirror(o, sample_seed(1, 2, i)), draw_mirror(o, sample_seed(1, 2, i)));
 }
 
 }  // namespace

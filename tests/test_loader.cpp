@@ -23,6 +23,7 @@
 #include "autograd/error.h"
 #include "autograd/parallel.h"
 #include "data/joint_order.h"
+#include "data/kinect_v2.h"
 #include "data/loader.h"
 #include "tests/skeleton_test_data.h"
 
@@ -341,6 +342,74 @@ TEST(Loader, AugmentationChangesWithTheEpochEvaluationDoesNot) {
     SkeletonLoader loader(data, all_indices(data), one);
     EXPECT_NE(sample_of(loader.batch(0, 0), 0), plain) << "augmentation " << k;
   }
+}
+
+// Mirroring: at probability 1 every sample is the plain one reflected about frame 0's centre
+// joint (x -> 2 c - x) with every Left joint in its Right joint's place and back; at
+// probability 0 it is the plain one, and the other augmentations' draws do not move with it
+// (rotation with mirroring at 0 is rotation alone). A dataset whose joint names do not tell
+// the sides cannot be mirrored: the loader says so when it is built.
+TEST(Loader, MirroringReflectsTheSampleAndSwapsTheSides) {
+  SkeletonDataset data = test::kinect_dataset(5);
+  const auto& names = kinect_v2_joint_names();
+  const SkeletonDataset unnamed = data;
+  data.joint_names.assign(names.begin(), names.end());
+  LoaderOptions options = small_options();
+  options.batch_size = 5;
+  SkeletonLoader plain(data, all_indices(data), options);
+  LoaderOptions mirror_options = options;
+  mirror_options.augment.mirror = true;
+  mirror_options.augment.mirror_probability = 1.0;
+  SkeletonLoader mirrored(data, all_indices(data), mirror_options);
+
+  const std::vector<int32_t> partners = mirror_partners(data.joint_names, data.parents);
+  const std::vector<int32_t>& order = plain.joint_order();
+  std::vector<int64_t> position(order.size());  // of each dataset joint on the axis
+  for (size_t k = 0; k < order.size(); ++k) position[static_cast<size_t>(order[k])] = static_cast<int64_t>(k);
+  const int64_t frames = plain.frames(), joints = plain.joints();
+  ASSERT_EQ(plain.channels(), 3);
+  const Batch p = plain.batch(0, 0), m = mirrored.batch(0, 0);
+  for (int64_t b = 0; b < 5; ++b) {
+    const std::vector<float> x = sample_of(p, b), y = sample_of(m, b);
+    const float centre_x = x[static_cast<size_t>(3 * position[static_cast<size_t>(data.center_joint)])];
+    for (int64_t t = 0; t < frames; ++t) {
+      for (int64_t k = 0; k < joints; ++k) {
+        const int64_t from = position[static_cast<size_t>(partners[static_cast<size_t>(order[static_cast<size_t>(k)])])];
+        const size_t at = static_cast<size_t>((t * joints + k) * 3), source = static_cast<size_t>((t * joints + from) * 3);
+        EXPECT_FLOAT_EQ(y[at], 2.0f * centre_x - x[source]) << b << " " << t << " " << k;
+        EXPECT_FLOAT_EQ(y[at + 1], x[source + 1]);
+        EXPECT_FLOAT_EQ(y[at + 2], x[source + 2]);
+      }
+    }
+  }
+  EXPECT_NE(sample_of(m, 0), sample_of(p, 0));
+
+  mirror_options.augment.mirror_probability = 0.0;
+  const Batch never = SkeletonLoader(data, all_indices(data), mirror_options).batch(0, 0);
+  for (int64_t b = 0; b < 5; ++b) EXPECT_EQ(sample_of(never, b), sample_of(p, b)) << b;
+  mirror_options.augment.rotate = true;
+  LoaderOptions rotate_options = options;
+  rotate_options.augment.rotate = true;
+  const Batch rotated = SkeletonLoader(data, all_indices(data), rotate_options).batch(3, 0);
+  const Batch rotated_unmirrored = SkeletonLoader(data, all_indices(data), mirror_options).batch(3, 0);
+  for (int64_t b = 0; b < 5; ++b) EXPECT_EQ(sample_of(rotated_unmirrored, b), sample_of(rotated, b)) << b;
+  EXPECT_NE(sample_of(rotated, 0), sample_of(p, 0));
+
+  // At one half, about half the samples of a few epochs are mirrored.
+  mirror_options = options;
+  mirror_options.augment.mirror = true;
+  SkeletonLoader half(data, all_indices(data), mirror_options);
+  int flipped = 0;
+  for (int64_t epoch = 0; epoch < 8; ++epoch) {
+    const Batch h = half.batch(epoch, 0);
+    for (int64_t b = 0; b < 5; ++b) flipped += sample_of(h, b) == sample_of(p, b) ? 0 : 1;
+  }
+  EXPECT_GT(flipped, 5);
+  EXPECT_LT(flipped, 35);
+
+  mirror_options.augment.mirror_probability = 1.0;
+  expect_error([&] { SkeletonLoader(unnamed, all_indices(unnamed), mirror_options); },
+               "mirror: none of the 25 joint names contains \"left\" or \"right\"");
 }
 
 // seed_by_sequence (test-time views): a sequence's augmented sample is the same whatever other

@@ -48,6 +48,7 @@ TEST(RunConfig, DefaultsAreTheSpecRecipeWithSmallerBatches) {
   EXPECT_TRUE(c.augment.bone_scale && c.augment.motion_scale);
   EXPECT_DOUBLE_EQ(c.augment.bone_scale_range, 0.3);
   EXPECT_DOUBLE_EQ(c.augment.motion_scale_range, 0.3);
+  EXPECT_FALSE(c.augment.mirror);
   EXPECT_DOUBLE_EQ(c.augment.min_crop_fraction, 0.6);
   EXPECT_DOUBLE_EQ(c.augment.max_rotation_degrees, 15.0);
   EXPECT_EQ(c.model.conv_channels, (std::vector<int64_t>{64, 64, 128}));
@@ -68,6 +69,8 @@ TEST(RunConfig, JsonRoundTripKeepsEverySetting) {
   c.augment.max_rotation_degrees = 10;
   c.augment.motion_scale = false;
   c.augment.bone_scale_range = 0.35;
+  c.augment.mirror = true;
+  c.augment.mirror_probability = 0.3;
   c.model.conv_channels = {8, 16};
   c.model.conv_pool = {false, true};
   c.model.lstm_hidden = 24;
@@ -98,6 +101,8 @@ TEST(RunConfig, JsonRoundTripKeepsEverySetting) {
   EXPECT_TRUE(back.augment.bone_scale);
   EXPECT_FALSE(back.augment.motion_scale);
   EXPECT_DOUBLE_EQ(back.augment.bone_scale_range, 0.35);
+  EXPECT_TRUE(back.augment.mirror);
+  EXPECT_DOUBLE_EQ(back.augment.mirror_probability, 0.3);
   EXPECT_EQ(back.joint_order, (std::vector<int32_t>{1, 0}));
   EXPECT_EQ(back.joint_walk, "tour");
   EXPECT_EQ(back.seed, 42u);
@@ -143,16 +148,17 @@ TEST(RunConfig, ModelPoolingRoundTripsAndOldConfigsReadAsMean) {
   expect_error([&] { c.validate(); }, "pooling must be \"mean\" or \"attention\", got \"sum\"");
 }
 
-// A config.json written before bone_scale and motion_scale existed has an augment object
-// without them: it repeats its run, so they read as off. Without an augment object at all, the
+// A config.json written before bone_scale, motion_scale and mirror existed has an augment
+// object without them: it repeats its run, so they read as off. Without an augment object at all, the
 // defaults (on) apply like any other missing key.
-TEST(RunConfig, OldAugmentObjectsReadWithoutBoneAndMotionScale) {
+TEST(RunConfig, OldAugmentObjectsReadWithoutBoneScaleMotionScaleAndMirror) {
   const RunConfig old = RunConfig::from_json(
       R"({"format": "harnet-run-v1", "augment": {"rotate": true, "jitter": false, "min_crop_fraction": 0.8}})");
   EXPECT_TRUE(old.augment.rotate && old.augment.scale && old.augment.temporal_crop);
   EXPECT_FALSE(old.augment.jitter);
   EXPECT_FALSE(old.augment.bone_scale);
   EXPECT_FALSE(old.augment.motion_scale);
+  EXPECT_FALSE(old.augment.mirror);
   const RunConfig none = RunConfig::from_json(R"({"format": "harnet-run-v1"})");
   EXPECT_TRUE(none.augment.bone_scale && none.augment.motion_scale);
   const RunConfig on = RunConfig::from_json(R"({"format": "harnet-run-v1", "augment": {"motion_scale": true}})");
@@ -161,6 +167,12 @@ TEST(RunConfig, OldAugmentObjectsReadWithoutBoneAndMotionScale) {
   expect_error(
       [] { RunConfig::from_json(R"({"format": "harnet-run-v1", "augment": {"bone_scale_range": 1.5}})").validate(); },
                "bone_scale_range must be in [0, 1), got 1.5");
+  EXPECT_TRUE(RunConfig::from_json(R"({"format": "harnet-run-v1", "augment": {"mirror": true}})").augment.mirror);
+  expect_error(
+      [] {
+        RunConfig::from_json(R"({"format": "harnet-run-v1", "augment": {"mirror_probability": -0.5}})").validate();
+      },
+      "augment: mirror_probability must be in [0, 1], got -0.5");
 }
 
 // A config.json written before the evaluation settings existed has a training object and no

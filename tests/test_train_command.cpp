@@ -395,6 +395,32 @@ TEST(TrainCommandOptions, TestTimeAugmentationReachesTheReportEvalAndPredict) {
                "--tta must be >= 1 (1: no test-time augmentation), got -2");
 }
 
+// --mirror and its probability reach the config; --augment switches every other augmentation
+// on but leaves mirroring as it is (it needs Left/Right joint names), an explicit --mirror
+// stands beside --no-augment.
+TEST(TrainCommandOptions, MirroringReachesTheConfigAndAugmentLeavesIt) {
+  TempDir dir;
+  const std::string data = write_synthetic(dir, 3);
+  auto trained_augment = [&](const std::string& name, std::vector<std::string> extra) {
+    const auto [code, output] = run_captured(
+        train_command,
+        concat(concat({"--data", data, "--out", dir.file(name), "--epochs", "1", "--members", "1"}, extra),
+               tiny_options()));
+    EXPECT_EQ(code, 0) << output;
+    return RunConfig::load(dir.file(name) + "/config.json").augment;
+  };
+  const AugmentOptions mirrored = trained_augment("mirror", {"--mirror", "--mirror-probability", "0.25"});
+  EXPECT_TRUE(mirrored.mirror);
+  EXPECT_DOUBLE_EQ(mirrored.mirror_probability, 0.25);
+  EXPECT_TRUE(mirrored.rotate && mirrored.bone_scale);
+  const AugmentOptions all = trained_augment("all", {"--augment"});
+  EXPECT_TRUE(all.rotate && all.scale && all.jitter && all.temporal_crop && all.bone_scale && all.motion_scale);
+  EXPECT_FALSE(all.mirror);
+  const AugmentOptions only = trained_augment("only", {"--no-augment", "--mirror"});
+  EXPECT_TRUE(only.mirror);
+  EXPECT_FALSE(only.rotate || only.scale || only.jitter || only.temporal_crop || only.bone_scale || only.motion_scale);
+}
+
 TEST(TrainCommandOptions, InvalidValuesAreOneError) {
   TempDir dir;
   const std::string data = write_synthetic(dir, 3);
@@ -408,6 +434,8 @@ TEST(TrainCommandOptions, InvalidValuesAreOneError) {
   expect_error([&] { train({"--epochs", "0"}); }, "--epochs must be >= 1");
   expect_error([&] { train({"--heads", "3"}); }, "head");
   expect_error([&] { train({"--threads", "-2"}); }, "--threads must be >= 1");
+  expect_error([&] { train({"--mirror", "--mirror-probability", "2"}); },
+               "augment: mirror_probability must be in [0, 1], got 2");
   expect_error([&] { train_command({"--data", data}); }, "--out RUN_DIR is required");
   expect_error([&] { train_command({"--out", dir.file("run")}); }, "--data is required");
   expect_error(

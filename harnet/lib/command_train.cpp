@@ -32,11 +32,16 @@ struct AugmentSwitches {
   bool all = true;
   CLI::Option* all_option = nullptr;
   std::vector<std::pair<CLI::Option*, bool*>> each;
+  // Switched off by --no-augment but left alone by --augment: mirroring needs the dataset's
+  // joint names to tell left from right, which not every dataset has.
+  std::vector<std::pair<CLI::Option*, bool*>> off_only;
 
   void apply() const {
     if (all_option->count() == 0) return;
     for (const auto& [option, value] : each)
       if (option->count() == 0) *value = all;
+    for (const auto& [option, value] : off_only)
+      if (option->count() == 0 && !all) *value = false;
   }
 };
 
@@ -64,7 +69,8 @@ void add_data_options(CLI::App& app, RunConfig& c) {
 
 AugmentSwitches add_augment_options(CLI::App& app, AugmentOptions& a) {
   AugmentSwitches s;
-  s.all_option = app.add_flag("--augment,!--no-augment", s.all, "Every training augmentation below on / off");
+  s.all_option = app.add_flag("--augment,!--no-augment", s.all,
+                              "Every training augmentation below on / off (--augment leaves --mirror as it is)");
   s.each = {
       {app.add_flag("--rotate,!--no-rotate", a.rotate, switch_help("Rotation about the vertical axis", a.rotate)),
        &a.rotate},
@@ -79,6 +85,9 @@ AugmentSwitches add_augment_options(CLI::App& app, AugmentOptions& a) {
       {app.add_flag("--motion-scale,!--no-motion-scale", a.motion_scale,
                     switch_help("Random motion amplitude", a.motion_scale)),
        &a.motion_scale}};
+  s.off_only = {{app.add_flag("--mirror,!--no-mirror", a.mirror,
+                              switch_help("Left/right mirroring (needs Left/Right in the joint names)", a.mirror)),
+                 &a.mirror}};
   app.add_option("--max-rotation", a.max_rotation_degrees, "Rotation range, +- degrees")->capture_default_str();
   app.add_option("--min-scale", a.min_scale, "Smallest scale factor")->capture_default_str();
   app.add_option("--max-scale", a.max_scale, "Largest scale factor")->capture_default_str();
@@ -88,6 +97,8 @@ AugmentSwitches add_augment_options(CLI::App& app, AugmentOptions& a) {
   app.add_option("--bone-scale-range", a.bone_scale_range, "Bone length factors in [1 - range, 1 + range]")
       ->capture_default_str();
   app.add_option("--motion-scale-range", a.motion_scale_range, "Motion amplitude factor in [1 - range, 1 + range]")
+      ->capture_default_str();
+  app.add_option("--mirror-probability", a.mirror_probability, "Share of the samples mirrored")
       ->capture_default_str();
   return s;
 }

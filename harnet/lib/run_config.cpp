@@ -101,7 +101,9 @@ json augment_json(const AugmentOptions& a) {
           {"bone_scale", a.bone_scale},
           {"bone_scale_range", a.bone_scale_range},
           {"motion_scale", a.motion_scale},
-          {"motion_scale_range", a.motion_scale_range}};
+          {"motion_scale_range", a.motion_scale_range},
+          {"mirror", a.mirror},
+          {"mirror_probability", a.mirror_probability}};
 }
 
 void read_augment(JsonReader& r, AugmentOptions& a) {
@@ -120,6 +122,10 @@ void read_augment(JsonReader& r, AugmentOptions& a) {
   r.read("bone_scale_range", a.bone_scale_range);
   r.read("motion_scale", a.motion_scale);
   r.read("motion_scale_range", a.motion_scale_range);
+  // Absent from an augment object written before mirroring existed: off, as it was then.
+  a.mirror = false;
+  r.read("mirror", a.mirror);
+  r.read("mirror_probability", a.mirror_probability);
 }
 
 // The part after "name:" of a split text, or "" when it does not start with it.

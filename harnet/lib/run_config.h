@@ -4,8 +4,8 @@
 // the run exactly (same seed and thread count: same metrics and weights).
 //
 // config.json, format "harnet-run-v1" (every key optional when read; missing keys keep the
-// defaults, except what files written before a setting existed lack: augment's bone_scale and
-// motion_scale are off when an augment object lacks them, evaluation's tta is 1 when a file
+// defaults, except what files written before a setting existed lack: augment's bone_scale,
+// motion_scale and mirror are off when an augment object lacks them, evaluation's tta is 1 when a file
 // with a training object has no evaluation object, training's average_last is 0 when a
 // training object lacks it, and model's members is 1 when a model
 // object lacks it; unknown keys are refused):

@@ -239,7 +239,8 @@ void SkeletonLoader::write_sample(int64_t sample_index, int64_t epoch, float* ou
     scale_bones(positions.data(), frames, joints, parents_, draw_bone_factors(augment, joints, seed));
   if (augment.motion_scale) scale_motion(positions.data(), frames, joints, draw_motion_factor(augment, seed));
   if (augment.mirror && draw_mirror(augment, seed))
-    mirror_left_right(positions.data(), frames, joints, mirror_partners_, positions[3 * static_cast<size_t>(center_joint_)]);
+    mirror_left_right(positions.data(), frames, joints, mirror_partners_,
+                      positions[3 * static_cast<size_t>(center_joint_)]);  // about frame 0's centre
   augment_positions(positions.data(), frames, joints, center_joint_, augment, draws, gen);
   write_features(positions.data(), frames, joints, parents_, order_, features, out);
 }

@@ -374,8 +374,10 @@ TEST(Loader, MirroringReflectsTheSampleAndSwapsTheSides) {
     const float centre_x = x[static_cast<size_t>(3 * position[static_cast<size_t>(data.center_joint)])];
     for (int64_t t = 0; t < frames; ++t) {
       for (int64_t k = 0; k < joints; ++k) {
-        const int64_t from = position[static_cast<size_t>(partners[static_cast<size_t>(order[static_cast<size_t>(k)])])];
-        const size_t at = static_cast<size_t>((t * joints + k) * 3), source = static_cast<size_t>((t * joints + from) * 3);
+        const int32_t joint = order[static_cast<size_t>(k)];
+        const int64_t from = position[static_cast<size_t>(partners[static_cast<size_t>(joint)])];
+        const auto at = static_cast<size_t>((t * joints + k) * 3);
+        const auto source = static_cast<size_t>((t * joints + from) * 3);
         EXPECT_FLOAT_EQ(y[at], 2.0f * centre_x - x[source]) << b << " " << t << " " << k;
         EXPECT_FLOAT_EQ(y[at + 1], x[source + 1]);
         EXPECT_FLOAT_EQ(y[at + 2], x[source + 2]);

@@ -198,16 +198,16 @@ std::vector<int32_t> mirror_partners(const std::vector<std::string>& joint_names
   }
   HARNET_CHECK(sided, "mirror: none of the ", joints,
                " joint names contains \"left\" or \"right\", so the sides of the skeleton are unknown");
+  auto parent_of = [&](int32_t j) {
+    const int32_t p = parents[static_cast<size_t>(j)];
+    return p < 0 ? std::string("nothing (the root)") : "'" + joint_names[static_cast<size_t>(p)] + "'";
+  };
   for (int32_t j = 0; j < joints; ++j) {
     const int32_t p = parents[static_cast<size_t>(j)], q = partners[static_cast<size_t>(j)];
     const int32_t expected = p < 0 ? -1 : partners[static_cast<size_t>(p)];
     HARNET_CHECK(parents[static_cast<size_t>(q)] == expected, "mirror: the skeleton is not symmetric: joint ", j, " '",
-                 joint_names[static_cast<size_t>(j)], "' hangs from ",
-                 p < 0 ? std::string("nothing (the root)") : "'" + joint_names[static_cast<size_t>(p)] + "'",
-                 " but its counterpart '", joint_names[static_cast<size_t>(q)], "' from ",
-                 parents[static_cast<size_t>(q)] < 0
-                     ? std::string("nothing (the root)")
-                     : "'" + joint_names[static_cast<size_t>(parents[static_cast<size_t>(q)])] + "'");
+                 joint_names[static_cast<size_t>(j)], "' hangs from ", parent_of(j), " but its counterpart '",
+                 joint_names[static_cast<size_t>(q)], "' from ", parent_of(q));
   }
   return partners;
 }

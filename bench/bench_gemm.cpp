@@ -9,6 +9,13 @@
 
 namespace {
 
+// The OpenBLAS kernel set in the JSON output's context, for bench/compare to run PyTorch (which
+// uses the same OpenBLAS) with the same set.
+const bool g_kernels_in_context = [] {
+  benchmark::AddCustomContext("blas_kernels", harnet::blas_kernels());
+  return true;
+}();
+
 void BM_sgemm(benchmark::State& state) {
   const int64_t n = state.range(0);
   std::vector<float> a(n * n), b(n * n), c(n * n);

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 namespace harnet {
 
@@ -21,6 +22,12 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, 
 template <class T>
 void gemm_untiled(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
                   const T* b, int64_t ldb, T beta, T* c, int64_t ldc);
+
+// The name of the kernel set OpenBLAS runs ("SkylakeX", "Haswell", "Zen", ...). Where OpenBLAS
+// does not know the CPU and falls back to its generic pre-AVX kernels although the CPU has AVX2
+// and FMA, the library switches it to the best set the CPU supports when it loads (several times
+// faster); OPENBLAS_CORETYPE, if set, is left to decide.
+const std::string& blas_kernels();
 
 template <class T>
 void gemm_reference(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,

@@ -4,7 +4,10 @@
 // error messages and no-grad mode.
 #include <gtest/gtest.h>
 
+#include <cblas.h>
+
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <string>
 #include <vector>
@@ -102,6 +105,23 @@ TEST(Gemm, MatchesReferenceFloat) { gemm_against_reference_all<float>(false); }
 TEST(Gemm, MatchesReferenceDouble) { gemm_against_reference_all<double>(false); }
 TEST(Gemm, UntiledMatchesReferenceFloat) { gemm_against_reference_all<float>(true); }
 TEST(Gemm, UntiledMatchesReferenceDouble) { gemm_against_reference_all<double>(true); }
+
+// OpenBLAS falls back to its generic pre-AVX kernels on CPUs newer than it knows; the library
+// then runs the best set the CPU supports (ops/blas.h), unless OPENBLAS_CORETYPE chose one. The
+// switch needs an OpenBLAS that carries every set (DYNAMIC_ARCH, as Debian's).
+TEST(Gemm, OpenBlasRunsKernelsTheCpuSupports) {
+  const std::string kernels = blas_kernels();
+  ASSERT_FALSE(kernels.empty());
+  EXPECT_EQ(kernels, openblas_get_corename());
+  __builtin_cpu_init();
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  const bool dynamic = std::string(openblas_get_config()).find("DYNAMIC_ARCH") != std::string::npos;
+  if (std::getenv("OPENBLAS_CORETYPE") != nullptr || !avx2 || !dynamic)
+    GTEST_SKIP() << "OPENBLAS_CORETYPE set, no AVX2 and FMA, or an OpenBLAS for one CPU: " << openblas_get_config();
+  for (const char* generic : {"Unknown", "Katmai", "Coppermine", "Northwood", "Prescott", "Banias", "Atom", "Core2",
+                              "Penryn", "Dunnington", "Nehalem"})
+    EXPECT_NE(kernels, generic) << openblas_get_config();
+}
 
 TEST(Gemm, ZeroInnerSizeScalesC) {
   for (auto product : {gemm<double>, gemm_untiled<double>}) {

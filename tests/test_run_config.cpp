@@ -37,6 +37,7 @@ TEST(RunConfig, DefaultsAreTheSpecRecipeWithSmallerBatches) {
   EXPECT_EQ(c.schedule.name, "cosine");
   EXPECT_DOUBLE_EQ(c.clip, 1.0);
   EXPECT_DOUBLE_EQ(c.label_smoothing, 0.0);
+  EXPECT_DOUBLE_EQ(c.mixup, 0.0);
   EXPECT_EQ(c.frames, 60);
   EXPECT_EQ(c.split, "odd-even");
   EXPECT_EQ(c.validation, "held-out");
@@ -83,6 +84,7 @@ TEST(RunConfig, JsonRoundTripKeepsEverySetting) {
   c.schedule.warmup = 2;
   c.clip = 0.0;
   c.label_smoothing = 0.1;
+  c.mixup = 0.4;
   c.early_stopping = 3;
   c.average_last = 0.25;
   c.tta = 3;
@@ -107,6 +109,7 @@ TEST(RunConfig, JsonRoundTripKeepsEverySetting) {
   EXPECT_EQ(back.joint_walk, "tour");
   EXPECT_EQ(back.seed, 42u);
   EXPECT_DOUBLE_EQ(back.average_last, 0.25);
+  EXPECT_DOUBLE_EQ(back.mixup, 0.4);
   EXPECT_EQ(back.tta, 3);
 }
 
@@ -225,6 +228,14 @@ TEST(RunConfig, WeightAveragingSharesAndOldFilesWithoutIt) {
       RunConfig::from_json(R"({"format": "harnet-run-v1", "training": {"average_last": 0.25}})").average_last, 0.25);
 }
 
+// Runs written before mixup existed trained without it: a training object without "mixup"
+// reads as 0.
+TEST(RunConfig, MixupIsReadAndOldFilesHaveNone) {
+  EXPECT_DOUBLE_EQ(RunConfig::from_json(R"({"format": "harnet-run-v1", "training": {"epochs": 3}})").mixup, 0.0);
+  EXPECT_DOUBLE_EQ(RunConfig::from_json(R"({"format": "harnet-run-v1", "training": {"mixup": 0.2}})").mixup, 0.2);
+  EXPECT_DOUBLE_EQ(RunConfig::from_json(R"({"format": "harnet-run-v1"})").mixup, RunConfig{}.mixup);
+}
+
 // Runs written before the joint walk existed laid their joints depth-first, the default: a
 // file without the key reads so.
 TEST(RunConfig, TheJointWalkIsReadAndOldFilesAreDepthFirst) {
@@ -260,6 +271,7 @@ TEST(RunConfig, InvalidSettingsNameTheirOption) {
       {[](RunConfig& c) { c.schedule.name = "plateau", c.schedule.warmup = 2; }, "--warmup does not combine"},
       {[](RunConfig& c) { c.clip = -1; }, "--clip must be >= 0"},
       {[](RunConfig& c) { c.label_smoothing = 1.0; }, "--label-smoothing must be in [0, 1)"},
+      {[](RunConfig& c) { c.mixup = -0.5; }, "--mixup must be >= 0 (Beta(alpha, alpha); 0: off), got -0.5"},
       {[](RunConfig& c) { c.early_stopping = -2; }, "--early-stopping must be >= 0"},
       {[](RunConfig& c) { c.average_last = -0.1; }, "--average-last must be a share of the epochs in [0, 1]"},
       {[](RunConfig& c) { c.average_last = 2; }, "--average-last must be a share of the epochs in [0, 1] (0: off), got 2"},

@@ -178,6 +178,37 @@ TEST(Trainer, ResumedRunEqualsUninterruptedRun) {
   expect_same_weights(whole + "/best.h5", middle + "/best.h5");
 }
 
+// Mixup blends each training batch: the run differs from one without it, repeats exactly,
+// and a run stopped in the middle of an epoch and resumed ends with the same weights and
+// metrics (the blend's weight comes from the seed, epoch and batch, not from a running stream).
+TEST(Trainer, MixupChangesTrainingAndResumesExactly) {
+  ScopedThreads threads(2);
+  TempDir dir;
+  const std::string data = write_small_dataset(dir);
+  RunConfig config = tiny_config(data, 3);
+  const std::string plain = dir.file("plain"), mixed = dir.file("mixed"), again = dir.file("again"),
+                    stopped = dir.file("stopped");
+  train_new_run(config, plain, quiet());
+  config.mixup = 1.0;
+  train_new_run(config, mixed, quiet());
+  train_new_run(config, again, quiet());
+  int64_t steps = 0;
+  EXPECT_EQ(train_new_run(config, stopped, quiet([&] { return ++steps == 4; })).outcome, TrainOutcome::Interrupted);
+  resume_run(stopped, 0, quiet());
+
+  const std::vector<EpochRecord> without = read_metrics_csv(plain + "/metrics.csv");
+  const std::vector<EpochRecord> with = read_metrics_csv(mixed + "/metrics.csv");
+  ASSERT_EQ(with.size(), 3u);
+  ASSERT_EQ(without.size(), 3u);
+  EXPECT_NE(with[0].train_loss, without[0].train_loss);
+  EXPECT_NE(with[2].val_loss, without[2].val_loss);
+  EXPECT_EQ(results_of(again + "/metrics.csv"), results_of(mixed + "/metrics.csv"));
+  EXPECT_EQ(results_of(stopped + "/metrics.csv"), results_of(mixed + "/metrics.csv"));
+  expect_same_weights(mixed + "/last.h5", again + "/last.h5");
+  expect_same_weights(mixed + "/last.h5", stopped + "/last.h5");
+  EXPECT_DOUBLE_EQ(RunConfig::load(mixed + "/config.json").mixup, 1.0);
+}
+
 // --average-last 0.5 over 4 epochs: averaged.h5's parameters are the mean of epochs 3 and 4,
 // its BatchNorm statistics are recomputed (one pass of 3 batches), the report says so and
 // evaluates them, and a run stopped after epoch 3 and resumed ends with the same files.

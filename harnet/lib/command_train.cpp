@@ -143,6 +143,10 @@ void add_optimisation_options(CLI::App& app, RunConfig& c) {
   app.add_option("--min-lr", c.schedule.min_lr, "Lowest lr of cosine and plateau")->capture_default_str();
   app.add_option("--clip", c.clip, "Max gradient norm (0: no clipping)")->capture_default_str();
   app.add_option("--label-smoothing", c.label_smoothing, "Label smoothing of the cross-entropy")->capture_default_str();
+  app.add_option("--mixup", c.mixup,
+                 "Mixup alpha: each training batch blended with itself rolled by one, weight ~ Beta(alpha, alpha) "
+                 "(0: off)")
+      ->capture_default_str();
   app.add_option("--average-last", c.average_last,
                  "Average the weights of this share of the epochs, the last ones (stochastic weight averaging; "
                  "BatchNorm statistics are then recomputed on the training part); 0: off")

@@ -295,6 +295,8 @@ void RunConfig::validate() const {
   HARNET_CHECK(label_smoothing >= 0.0 && label_smoothing < 1.0, "--label-smoothing must be in [0, 1), got ",
                label_smoothing);
   HARNET_CHECK(early_stopping >= 0, "--early-stopping must be >= 0 (0: off), got ", early_stopping);
+  HARNET_CHECK(mixup >= 0.0 && std::isfinite(mixup), "--mixup must be >= 0 (Beta(alpha, alpha); 0: off), got ",
+               mixup);
   HARNET_CHECK(average_last >= 0.0 && average_last <= 1.0, "--average-last must be a share of the epochs in [0, 1] "
                "(0: off), got ", average_last);
   HARNET_CHECK(tta >= 1, "--tta must be >= 1 (1: no test-time augmentation), got ", tta);
@@ -330,6 +332,7 @@ std::string RunConfig::to_json() const {
                    {"batch", batch},
                    {"clip", clip},
                    {"label_smoothing", label_smoothing},
+                   {"mixup", mixup},
                    {"early_stopping", early_stopping},
                    {"average_last", average_last}};
   j["evaluation"] = {{"tta", tta}};
@@ -390,6 +393,9 @@ RunConfig RunConfig::from_json(const std::string& text) {
     t.read("batch", c.batch);
     t.read("clip", c.clip);
     t.read("label_smoothing", c.label_smoothing);
+    // Written before mixup existed: those runs trained without it.
+    c.mixup = 0.0;
+    t.read("mixup", c.mixup);
     t.read("early_stopping", c.early_stopping);
     // Written before weight averaging existed: those runs ended with the last epoch's weights.
     c.average_last = 0.0;

@@ -6,8 +6,8 @@
 // config.json, format "harnet-run-v1" (every key optional when read; missing keys keep the
 // defaults, except what files written before a setting existed lack: augment's bone_scale,
 // motion_scale and mirror are off when an augment object lacks them, evaluation's tta is 1 when a file
-// with a training object has no evaluation object, training's average_last is 0 when a
-// training object lacks it, and model's members is 1 when a model
+// with a training object has no evaluation object, training's average_last and mixup are 0 when a
+// training object lacks them, and model's members is 1 when a model
 // object lacks it; unknown keys are refused):
 //   { "format": "harnet-run-v1", "data": "/abs/path/msr.h5", "split": "odd-even",
 //     "validation": "held-out", "seed": 0, "threads": 0,
@@ -17,7 +17,7 @@
 //     "augment": { "rotate": true, "max_rotation_degrees": 15, ... },
 //     "model": { HARNetConfig::to_json() },
 //     "training": { "epochs": 200, "batch": 16, "clip": 1.0, "label_smoothing": 0,
-//                   "early_stopping": 0, "average_last": 0.5 },
+//                   "mixup": 0, "early_stopping": 0, "average_last": 0.5 },
 //     "evaluation": { "tta": 20 },
 //     "optimizer": { "name": "adam", "lr": 0.001, "weight_decay": 0.0001, "momentum": 0.9 },
 //     "schedule": { "name": "cosine", "warmup": 0, "step_size": 30, "gamma": 0.1,
@@ -127,6 +127,9 @@ struct RunConfig {
   ScheduleSettings schedule;
   double clip = 1.0;             // max gradient norm; 0: no clipping
   double label_smoothing = 0.0;  // of the cross-entropy, training and validation alike
+  // Mixup's alpha (data/mixup.h): each training batch blended with itself rolled by one, with a
+  // weight from Beta(alpha, alpha); 0: off.
+  double mixup = 0.0;
   int64_t early_stopping = 0;    // patience in epochs on the validation loss; 0: off
   // Stochastic weight averaging: the weights of the last average_last share of the epochs
   // (averaged_epochs(): ceil(average_last * epochs)) are averaged (nn::ParameterAverage, after

@@ -9,7 +9,9 @@
 #include "autograd/autograd.h"
 #include "autograd/error.h"
 #include "autograd/parallel.h"
+#include "data/augment.h"
 #include "data/dataset_io.h"
+#include "data/mixup.h"
 #include "harnet/lib/checkpoint.h"
 #include "harnet/lib/inference.h"
 #include "harnet/lib/progress.h"
@@ -223,10 +225,26 @@ class TrainingRun {
   // loss is the sum of the members' losses (each member's parameters see only its own) and
   // the gradients are clipped member by member. The epoch's loss and accuracy are those of
   // the model's output (for an ensemble, its mean probabilities), like validation's.
-  void train_step(const Batch& batch) {
+  // With mixup the batch is blended first (data/mixup.h), with a weight drawn from (seed,
+  // epoch, batch), and each member's loss is the same blend of its losses on the two labels;
+  // the epoch's loss is then the blended one and its accuracy that against the label of the
+  // larger part.
+  void train_step(Batch& batch) {
+    Tensor partner_y;
+    double weight = 1.0;
+    if (config_.mixup > 0.0) {
+      // Sample index -2 - batch is never a sample (nor the shuffle's -1): the batch's own seed.
+      weight = draw_mixup_weight(config_.mixup, sample_seed(config_.seed, epoch_, -2 - batch_));
+      partner_y = mix_batch(batch, weight);
+    }
+    const auto member_loss = [&](const Tensor& member_logits) {
+      if (!partner_y.defined()) return cross_entropy(member_logits, batch.y, loss_);
+      return cross_entropy(member_logits, batch.y, loss_) * weight +
+             cross_entropy(member_logits, partner_y, loss_) * (1.0 - weight);
+    };
     const std::vector<Tensor> logits = model_->member_logits(batch.x);
-    Tensor loss = cross_entropy(logits[0], batch.y, loss_);
-    for (size_t k = 1; k < logits.size(); ++k) loss = loss + cross_entropy(logits[k], batch.y, loss_);
+    Tensor loss = member_loss(logits[0]);
+    for (size_t k = 1; k < logits.size(); ++k) loss = loss + member_loss(logits[k]);
     const double total = loss.item();
     HARNET_CHECK(std::isfinite(total), "train: the loss became ", total, " at epoch ", epoch_ + 1, ", step ", step_ + 1,
                  "; try a lower --lr");
@@ -243,7 +261,7 @@ class TrainingRun {
       std::vector<Tensor> detached;
       for (const Tensor& l : logits) detached.push_back(l.detach());
       output = HARNet::combine_members(detached);
-      value = cross_entropy(output, batch.y, loss_).item();
+      value = member_loss(output).item();
     }
     const std::vector<int64_t> predicted = argmax(output, 1).to_vector<int64_t>();
     const std::vector<int64_t> truth = batch.y.to_vector<int64_t>();

@@ -137,9 +137,10 @@ TEST_F(TrainCommand, ResumeOfAFinishedRunOnlyReports) {
 TEST_F(TrainCommand, EvalPrintsAndWritesTheReport) {
   const std::string out = dir_->file("eval");
   const auto [code, output] =
-      run_captured(eval_command, {"--checkpoint", run_ + "/last.h5", "--data", data_, "--out", out});
+      run_captured(eval_command, {"--checkpoint", run_ + "/last.h5", "--data", data_, "--out", out, "--threads", "1"});
   ASSERT_EQ(code, 0) << output;
-  for (const char* part : {"held-out part, 12 sequences", "| accuracy |", "| 2 | punch |", "(epoch 2)"})
+  for (const char* part : {"held-out part, 12 sequences", "| accuracy |", "| 2 | punch |", "(epoch 2)",
+                           "| computed with | 1 thread, OpenBLAS kernels "})
     EXPECT_NE(output.find(part), std::string::npos) << part << "\n" << output;
   EXPECT_NO_THROW(testing::parse_xml(read_text_file(out + "/confusion.svg")));
   EXPECT_EQ(read_text_file(out + "/report.md").substr(0, 40), output.substr(0, 40));

@@ -10,6 +10,7 @@
 #include "harnet/lib/inference.h"
 #include "harnet/lib/trainer.h"
 #include "harnet/lib/training_log.h"
+#include "ops/blas.h"
 #include "test_util.h"
 #include "trainer_test_data.h"
 #include "xml_check.h"
@@ -97,6 +98,10 @@ TEST(Trainer, NewRunWritesConfigMetricsCheckpointsAndReport) {
   for (const char* part : {"| accuracy |", "| macro-F1 |", "| 1 | wave |", "| 3 | kick |", "true \\ predicted",
                            "curves.svg", "confusion.svg", "held-out part, 12 sequences"})
     EXPECT_NE(report.find(part), std::string::npos) << part;
+  // What the numbers were computed with: the run's threads and OpenBLAS's kernel set.
+  EXPECT_NE(report.find("| computed with | 2 threads, OpenBLAS kernels " + blas_kernels() + " |"), std::string::npos)
+      << report;
+  EXPECT_EQ(report.find("mixup"), std::string::npos);
   EXPECT_EQ(result.held_out.samples, 12);
   EXPECT_NO_THROW(testing::parse_xml(read_text_file(run + "/curves.svg")));
   EXPECT_NO_THROW(testing::parse_xml(read_text_file(run + "/confusion.svg")));
@@ -207,6 +212,7 @@ TEST(Trainer, MixupChangesTrainingAndResumesExactly) {
   expect_same_weights(mixed + "/last.h5", again + "/last.h5");
   expect_same_weights(mixed + "/last.h5", stopped + "/last.h5");
   EXPECT_DOUBLE_EQ(RunConfig::load(mixed + "/config.json").mixup, 1.0);
+  EXPECT_NE(read_text_file(mixed + "/report.md").find("batch 5, mixup alpha 1, seed 0"), std::string::npos);
 }
 
 // --average-last 0.5 over 4 epochs: averaged.h5's parameters are the mean of epochs 3 and 4,

@@ -99,7 +99,8 @@ int eval_command(const std::vector<std::string>& args) {
                   {"split", describe_split(part)},
                   {"evaluated", str_cat(part_name, ", ", outputs.samples(), " sequences")},
                   {"model", describe_model(*opened.trained.model)},
-                  {"test-time augmentation", run.views}};
+                  {"test-time augmentation", run.views},
+                  {"computed with", describe_computation()}};
   report.metrics = outputs.metrics();
   report.class_names = config.class_names;
   report.loss = outputs.mean_loss();

@@ -8,7 +8,9 @@
 
 #include "autograd/autograd.h"
 #include "autograd/error.h"
+#include "autograd/parallel.h"
 #include "harnet/lib/checkpoint.h"
+#include "ops/blas.h"
 #include "ops/ops.h"
 
 namespace harnet {
@@ -16,6 +18,11 @@ namespace harnet {
 std::shared_ptr<HARNet> build_model(const RunConfig& config) {
   Generator gen(config.seed);
   return std::make_shared<HARNet>(config.model, gen);
+}
+
+std::string describe_computation() {
+  return str_cat(get_num_threads(), get_num_threads() == 1 ? " thread" : " threads", ", OpenBLAS kernels ",
+                 blas_kernels());
 }
 
 std::string describe_model(const HARNet& model) {

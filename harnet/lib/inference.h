@@ -26,6 +26,10 @@ std::shared_ptr<HARNet> build_model(const RunConfig& config);
 // 1541652 parameters (770826 each): ..." for an ensemble)
 std::string describe_model(const HARNet& model);
 
+// "2 threads, OpenBLAS kernels SkylakeX": what the numbers were computed with (results depend
+// on both, as on the CPU).
+std::string describe_computation();
+
 struct TrainedModel {
   RunConfig config;
   std::shared_ptr<HARNet> model;  // in eval mode

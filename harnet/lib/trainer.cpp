@@ -397,7 +397,8 @@ class TrainingRun {
                     {"model", describe_model(*model_)},
                     {"training", describe_training(result)},
                     {"test-time augmentation", evaluator.describe()},
-                    {"weights", describe_weights()}};
+                    {"weights", describe_weights()},
+                    {"computed with", describe_computation()}};
     report.metrics = outputs.metrics();
     report.class_names = config_.class_names;
     report.loss = outputs.mean_loss();
@@ -410,7 +411,8 @@ class TrainingRun {
                    result.outcome == TrainOutcome::EarlyStopped ? " (early stopping)" : "", ", ",
                    config_.optimizer.name, " lr ", config_.optimizer.lr, ", weight decay ",
                    config_.optimizer.weight_decay, ", ", config_.schedule.name, " schedule, batch ", config_.batch,
-                   ", seed ", config_.seed);
+                   config_.label_smoothing > 0.0 ? str_cat(", label smoothing ", config_.label_smoothing) : "",
+                   config_.mixup > 0.0 ? str_cat(", mixup alpha ", config_.mixup) : "", ", seed ", config_.seed);
   }
 
   RunConfig config_;

@@ -37,7 +37,7 @@ TEST(RunConfig, DefaultsAreTheSpecRecipeWithSmallerBatches) {
   EXPECT_EQ(c.schedule.name, "cosine");
   EXPECT_DOUBLE_EQ(c.clip, 1.0);
   EXPECT_DOUBLE_EQ(c.label_smoothing, 0.0);
-  EXPECT_DOUBLE_EQ(c.mixup, 0.0);
+  EXPECT_DOUBLE_EQ(c.mixup, 0.4);
   EXPECT_EQ(c.frames, 60);
   EXPECT_EQ(c.split, "odd-even");
   EXPECT_EQ(c.validation, "held-out");
@@ -84,7 +84,7 @@ TEST(RunConfig, JsonRoundTripKeepsEverySetting) {
   c.schedule.warmup = 2;
   c.clip = 0.0;
   c.label_smoothing = 0.1;
-  c.mixup = 0.4;
+  c.mixup = 0.2;
   c.early_stopping = 3;
   c.average_last = 0.25;
   c.tta = 3;
@@ -109,7 +109,7 @@ TEST(RunConfig, JsonRoundTripKeepsEverySetting) {
   EXPECT_EQ(back.joint_walk, "tour");
   EXPECT_EQ(back.seed, 42u);
   EXPECT_DOUBLE_EQ(back.average_last, 0.25);
-  EXPECT_DOUBLE_EQ(back.mixup, 0.4);
+  EXPECT_DOUBLE_EQ(back.mixup, 0.2);
   EXPECT_EQ(back.tta, 3);
 }
 
@@ -229,11 +229,11 @@ TEST(RunConfig, WeightAveragingSharesAndOldFilesWithoutIt) {
 }
 
 // Runs written before mixup existed trained without it: a training object without "mixup"
-// reads as 0.
+// reads as 0; a file without a training object gets the default.
 TEST(RunConfig, MixupIsReadAndOldFilesHaveNone) {
   EXPECT_DOUBLE_EQ(RunConfig::from_json(R"({"format": "harnet-run-v1", "training": {"epochs": 3}})").mixup, 0.0);
   EXPECT_DOUBLE_EQ(RunConfig::from_json(R"({"format": "harnet-run-v1", "training": {"mixup": 0.2}})").mixup, 0.2);
-  EXPECT_DOUBLE_EQ(RunConfig::from_json(R"({"format": "harnet-run-v1"})").mixup, RunConfig{}.mixup);
+  EXPECT_DOUBLE_EQ(RunConfig::from_json(R"({"format": "harnet-run-v1"})").mixup, 0.4);
 }
 
 // Runs written before the joint walk existed laid their joints depth-first, the default: a

@@ -17,7 +17,7 @@
 //     "augment": { "rotate": true, "max_rotation_degrees": 15, ... },
 //     "model": { HARNetConfig::to_json() },
 //     "training": { "epochs": 200, "batch": 16, "clip": 1.0, "label_smoothing": 0,
-//                   "mixup": 0, "early_stopping": 0, "average_last": 0.5 },
+//                   "mixup": 0.4, "early_stopping": 0, "average_last": 0.5 },
 //     "evaluation": { "tta": 20 },
 //     "optimizer": { "name": "adam", "lr": 0.001, "weight_decay": 0.0001, "momentum": 0.9 },
 //     "schedule": { "name": "cosine", "warmup": 0, "step_size": 30, "gamma": 0.1,
@@ -128,8 +128,11 @@ struct RunConfig {
   double clip = 1.0;             // max gradient norm; 0: no clipping
   double label_smoothing = 0.0;  // of the cross-entropy, training and validation alike
   // Mixup's alpha (data/mixup.h): each training batch blended with itself rolled by one, with a
-  // weight from Beta(alpha, alpha); 0: off.
-  double mixup = 0.0;
+  // weight from Beta(alpha, alpha); 0: off. 0.4 by default: on MSR Action3D's training subjects
+  // (leave-one-subject-out, one network, seeds 0 and 1) it gave 85.8% against 85.0% (seeds 0-2
+  // without it) with 20 test-time views, 86.3% against 84.3% with the plain view, and the two
+  // seeds' pair 87.6% against 86.5% for the pairs without it.
+  double mixup = 0.4;
   int64_t early_stopping = 0;    // patience in epochs on the validation loss; 0: off
   // Stochastic weight averaging: the weights of the last average_last share of the epochs
   // (averaged_epochs(): ceil(average_last * epochs)) are averaged (nn::ParameterAverage, after

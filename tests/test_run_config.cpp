@@ -191,12 +191,12 @@ TEST(RunConfig, OldConfigsReadWithoutTestTimeAugmentation) {
                "--tta must be >= 1 (1: no test-time augmentation), got 0");
 }
 
-// The default recipe trains an ensemble of two of the spec's networks; a model object written
+// The default recipe trains an ensemble of three of the spec's networks; a model object written
 // before the setting existed (no "members") is one network, as it was trained.
-TEST(RunConfig, TheDefaultModelIsAPairAndOldModelsAreSingle) {
-  EXPECT_EQ(RunConfig{}.model.members, 2);
-  EXPECT_EQ(RunConfig::from_json(RunConfig{}.to_json()).model.members, 2);
-  EXPECT_EQ(RunConfig::from_json(R"({"format": "harnet-run-v1"})").model.members, 2);
+TEST(RunConfig, TheDefaultModelIsAnEnsembleOfThreeAndOldModelsAreSingle) {
+  EXPECT_EQ(RunConfig{}.model.members, 3);
+  EXPECT_EQ(RunConfig::from_json(RunConfig{}.to_json()).model.members, 3);
+  EXPECT_EQ(RunConfig::from_json(R"({"format": "harnet-run-v1"})").model.members, 3);
   EXPECT_EQ(RunConfig::from_json(R"({"format": "harnet-run-v1", "model": {"joints": 20}})").model.members, 1);
   EXPECT_EQ(RunConfig::from_json(R"({"format": "harnet-run-v1", "model": {"members": 3}})").model.members, 3);
   // Apart from the members, the default model is the spec's network.

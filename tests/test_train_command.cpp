@@ -144,10 +144,15 @@ TEST_F(TrainCommand, EvalPrintsAndWritesTheReport) {
     EXPECT_NE(output.find(part), std::string::npos) << part << "\n" << output;
   EXPECT_NO_THROW(testing::parse_xml(read_text_file(out + "/confusion.svg")));
   EXPECT_EQ(read_text_file(out + "/report.md").substr(0, 40), output.substr(0, 40));
-  // The held-out evaluation of the checkpoint is the training run's final report.
+  // The held-out evaluation of the final weights (averaged.h5; last.h5 holds the last epoch's,
+  // whose BatchNorm statistics were not recomputed) is the training run's final report.
+  const auto [final_code, final_output] =
+      run_captured(eval_command, {"--checkpoint", run_ + "/averaged.h5", "--data", data_, "--threads", "1"});
+  ASSERT_EQ(final_code, 0) << final_output;
   const std::string trained_report = read_text_file(run_ + "/report.md");
-  const size_t at = trained_report.find("| accuracy |");
-  EXPECT_EQ(output.substr(output.find("| accuracy |"), 40), trained_report.substr(at, 40));
+  for (const char* row : {"| accuracy |", "| macro-F1 |", "| loss |"})
+    EXPECT_EQ(final_output.substr(final_output.find(row), 40), trained_report.substr(trained_report.find(row), 40))
+        << row;
 
   const auto [all_code, all_output] =
       run_captured(eval_command, {"--checkpoint", run_ + "/best.h5", "--data", data_, "--split", "all"});
@@ -297,21 +302,21 @@ TEST(TrainCommandOptions, AttentionPoolingCheckpointsLoadForEvalAndPredict) {
                "pooling must be \"mean\" or \"attention\", got \"max\"");
 }
 
-// --members: the default recipe trains two networks (config.json, the report's model row,
+// --members: the default recipe trains three networks (config.json, the report's model row,
 // eval of the checkpoint gives the report's figures); --members 1 trains the spec's single
 // network; 0 is refused.
 TEST(TrainCommandOptions, MembersReachTheConfigTheReportAndEval) {
   TempDir dir;
   const std::string data = write_synthetic(dir, 3);
   for (const auto& [members, model_row] : std::vector<std::pair<std::string, std::string>>{
-           {"", "| model | HARNet ensemble of 2 members, "}, {"1", "| model | HARNet, "}}) {
+           {"", "| model | HARNet ensemble of 3 members, "}, {"1", "| model | HARNet, "}}) {
     const std::string run = dir.file("members" + members);
     std::vector<std::string> args =
         concat({"--data", data, "--out", run, "--epochs", "1", "--tta", "2"}, tiny_options());
     if (!members.empty()) args = concat(args, {"--members", members});
     const auto [code, output] = run_captured(train_command, args);
     ASSERT_EQ(code, 0) << output;
-    EXPECT_EQ(RunConfig::load(run + "/config.json").model.members, members.empty() ? 2 : 1);
+    EXPECT_EQ(RunConfig::load(run + "/config.json").model.members, members.empty() ? 3 : 1);
     const std::string report = read_text_file(run + "/report.md");
     EXPECT_NE(report.find(model_row), std::string::npos) << report;
     const auto [eval_code, evaluated] =

@@ -8,6 +8,7 @@
 #include "autograd/error.h"
 #include "autograd/generator.h"
 #include "autograd/parallel.h"
+#include "data/smooth.h"
 
 namespace harnet {
 
@@ -141,6 +142,7 @@ SkeletonLoader::SkeletonLoader(const SkeletonDataset& dataset, const std::vector
         SkeletonSequence& sequence = normalized_[static_cast<size_t>(k)];
         sequence =
             extract_sequence(dataset, sequences[static_cast<size_t>(k)], options_.preprocess.drop_untracked_frames);
+        smooth_sequence(sequence, options_.preprocess.smooth);
         normalize_sequence(sequence, roles, options_.preprocess.normalize);
       } catch (const Error& e) {
         errors[static_cast<size_t>(k)] = e.what();

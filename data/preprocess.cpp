@@ -5,6 +5,7 @@
 
 #include "autograd/error.h"
 #include "data/joint_order.h"
+#include "data/smooth.h"
 
 namespace harnet {
 
@@ -40,6 +41,7 @@ void validate_preprocess_options(const PreprocessOptions& options) {
                "preprocess: window stride must be at least 1, got ", options.temporal.stride);
   HARNET_CHECK(options.reorder_joints || options.joint_order.empty(),
                "preprocess: joint_order is given but reorder_joints is off");
+  validate_smooth_options(options.smooth);
 }
 
 std::vector<int32_t> pipeline_joint_order(const PreprocessOptions& options, const std::vector<int32_t>& parents) {

@@ -1,8 +1,9 @@
 // The deterministic part of the input pipeline, applied to each sequence of a
 // SkeletonDataset before any augmentation (spec, "Input pipeline"):
 //   1. keep the tracked frames (Kinect writes all-zero frames when it loses the body);
-//   2. normalise: translate, rotate about the vertical axis, divide by the spine length;
-//   3. resample uniformly to T frames, or cut windows of T frames with a stride;
+//   2. optionally smooth along time (data/smooth.h);
+//   3. normalise: translate, rotate about the vertical axis, divide by the spine length;
+//   4. resample uniformly to T frames, or cut windows of T frames with a stride;
 // and, last, the model's input features of one sample: positions, optionally velocities
 // and bone vectors, with the joints in the convolution's order (data/joint_order.h).
 //
@@ -54,6 +55,13 @@ struct NormalizeOptions {
   bool scale = true;
 };
 
+// Savitzky-Golay smoothing along time, before normalisation (data/smooth.h).
+struct SmoothOptions {
+  int64_t window = 0;  // frames, odd and >= 3; 0: off
+  int64_t order = 2;   // degree of the fitted polynomial, < window
+  bool enabled() const { return window != 0; }
+};
+
 enum class TemporalMode {
   Resample,  // each sequence becomes one sample of T frames
   Windows,   // each sequence becomes windows of T frames, `stride` frames apart
@@ -74,6 +82,7 @@ struct FeatureOptions {
 
 struct PreprocessOptions {
   bool drop_untracked_frames = true;
+  SmoothOptions smooth;
   NormalizeOptions normalize;
   TemporalOptions temporal;
   FeatureOptions features;
@@ -85,7 +94,7 @@ struct PreprocessOptions {
   std::vector<int32_t> joint_order;
 };
 
-// Throws naming the option at fault (frames >= 1, stride >= 1).
+// Throws naming the option at fault (frames >= 1, stride >= 1, the smoothing's window and order).
 void validate_preprocess_options(const PreprocessOptions& options);
 
 // The joint order the pipeline writes (validated against the tree and J).

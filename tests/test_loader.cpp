@@ -25,6 +25,7 @@
 #include "data/joint_order.h"
 #include "data/kinect_v2.h"
 #include "data/loader.h"
+#include "data/smooth.h"
 #include "tests/skeleton_test_data.h"
 
 namespace harnet {
@@ -128,6 +129,31 @@ TEST(Loader, ValuesAreThePipelineAppliedByHand) {
     write_features(resampled.xyz.data(), 12, 25, data.parents, order, options.preprocess.features, expected.data());
     EXPECT_EQ(sample_of(batch, static_cast<int64_t>(b)), expected) << "sample " << b;
   }
+}
+
+// Smoothing comes after extraction and before normalisation, in training and evaluation.
+TEST(Loader, SmoothsBeforeNormalising) {
+  const SkeletonDataset data = test::kinect_dataset(4, 8, 30);
+  LoaderOptions options = small_options();
+  options.preprocess.smooth = {5, 2};
+  const std::vector<int64_t> listed = {0, 1, 2, 3};
+  SkeletonLoader loader(data, listed, options);
+  const Batch batch = loader.batch(0, 0);
+  SkeletonLoader unsmoothed(data, listed, small_options());
+  const Batch plain = unsmoothed.batch(0, 0);
+  const std::vector<int32_t> order = depth_first_joint_order(data.parents);
+  for (size_t b = 0; b < listed.size(); ++b) {
+    SkeletonSequence s = extract_sequence(data, listed[b], true);
+    smooth_sequence(s, options.preprocess.smooth);
+    normalize_sequence(s, joint_roles(data), NormalizeOptions{});
+    const SkeletonSequence resampled = resample_sequence(s, 12);
+    std::vector<float> expected(static_cast<size_t>(12 * 25 * 3));
+    write_features(resampled.xyz.data(), 12, 25, data.parents, order, options.preprocess.features, expected.data());
+    EXPECT_EQ(sample_of(batch, static_cast<int64_t>(b)), expected) << "sample " << b;
+    EXPECT_NE(sample_of(batch, static_cast<int64_t>(b)), sample_of(plain, static_cast<int64_t>(b))) << "sample " << b;
+  }
+  options.preprocess.smooth = {6, 2};
+  expect_error([&] { SkeletonLoader bad(data, listed, options); }, "smoothing: the window must be an odd number");
 }
 
 TEST(Loader, OutputsJointsInTheConvolutionOrder) {

@@ -65,6 +65,7 @@ TEST(RunConfig, JsonRoundTripKeepsEverySetting) {
   c.frames = 32;
   c.velocities = true;
   c.joint_walk = "tour";
+  c.smooth = {7, 3};
   c.normalize.rotate = false;
   c.augment.jitter = false;
   c.augment.max_rotation_degrees = 10;
@@ -107,6 +108,8 @@ TEST(RunConfig, JsonRoundTripKeepsEverySetting) {
   EXPECT_DOUBLE_EQ(back.augment.mirror_probability, 0.3);
   EXPECT_EQ(back.joint_order, (std::vector<int32_t>{1, 0}));
   EXPECT_EQ(back.joint_walk, "tour");
+  EXPECT_EQ(back.smooth.window, 7);
+  EXPECT_EQ(back.smooth.order, 3);
   EXPECT_EQ(back.seed, 42u);
   EXPECT_DOUBLE_EQ(back.average_last, 0.25);
   EXPECT_DOUBLE_EQ(back.mixup, 0.2);
@@ -236,6 +239,21 @@ TEST(RunConfig, MixupIsReadAndOldFilesHaveNone) {
   EXPECT_DOUBLE_EQ(RunConfig::from_json(R"({"format": "harnet-run-v1"})").mixup, 0.4);
 }
 
+// Runs written before smoothing existed did not smooth: an input object without "smoothing"
+// reads as off; the loader options carry the setting.
+TEST(RunConfig, SmoothingIsReadAndOldFilesHaveNone) {
+  EXPECT_EQ(RunConfig::from_json(R"({"format": "harnet-run-v1", "input": {"frames": 60}})").smooth.window, 0);
+  const RunConfig c = RunConfig::from_json(
+      R"({"format": "harnet-run-v1", "input": {"smoothing": {"window": 9, "order": 4}}})");
+  EXPECT_EQ(c.smooth.window, 9);
+  EXPECT_EQ(c.smooth.order, 4);
+  EXPECT_EQ(c.loader_options(false).preprocess.smooth.window, 9);
+  EXPECT_EQ(c.loader_options(true).preprocess.smooth.order, 4);
+  EXPECT_EQ(RunConfig::from_json(R"({"format": "harnet-run-v1"})").smooth.window, RunConfig{}.smooth.window);
+  expect_error([] { RunConfig::from_json(R"({"format": "harnet-run-v1", "input": {"smoothing": {"width": 5}}})"); },
+               "width");
+}
+
 // Runs written before the joint walk existed laid their joints depth-first, the default: a
 // file without the key reads so.
 TEST(RunConfig, TheJointWalkIsReadAndOldFilesAreDepthFirst) {
@@ -284,6 +302,10 @@ TEST(RunConfig, InvalidSettingsNameTheirOption) {
       {[](RunConfig& c) { c.validation = "test"; }, "--validation: expected held-out or carve:K"},
       {[](RunConfig& c) { c.augment.min_scale = 2.0; }, "augment: the scale range"},
       {[](RunConfig& c) { c.velocities = true; }, "in_channels is 3 but the features"},
+      {[](RunConfig& c) { c.smooth.window = 4; }, "--smooth-window must be an odd number of frames >= 3 (0: off), got 4"},
+      {[](RunConfig& c) { c.smooth.window = 1; }, "--smooth-window must be an odd number of frames >= 3 (0: off), got 1"},
+      {[](RunConfig& c) { c.smooth = {5, 5}; }, "--smooth-order must be in [0, --smooth-window) = [0, 5), got 5"},
+      {[](RunConfig& c) { c.smooth = {5, -1}; }, "--smooth-order must be in [0, --smooth-window) = [0, 5), got -1"},
       {[](RunConfig& c) { c.joint_walk = "bfs"; }, "--joint-walk: 'bfs' is not a joint walk (expected depth-first or tour)"},
       {[](RunConfig& c) { c.joint_order = {0, 1, 0}; }, "model: joints is 25 but the joint order has 3 positions"},
   };

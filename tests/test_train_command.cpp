@@ -64,6 +64,15 @@ std::vector<std::string> untimed_rows(const std::string& metrics_csv) {
   return rows;
 }
 
+// One network for one epoch of the tiny model with two test-time views, plus `extra`.
+std::pair<int, std::string> train_one_network(const std::string& data, const std::string& run,
+                                              const std::vector<std::string>& extra) {
+  return run_captured(train_command,
+                      concat(concat({"--data", data, "--out", run, "--epochs", "1", "--tta", "2", "--members", "1"},
+                                    extra),
+                             tiny_options()));
+}
+
 class TrainCommand : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -104,7 +113,15 @@ TEST_F(TrainCommand, OptionsReachTheConfigurationAndTheReportIsPrinted) {
   EXPECT_NE(train_output_.find("epoch 2/2"), std::string::npos);
   EXPECT_EQ(train_output_.find('\r'), std::string::npos);
   EXPECT_NE(train_output_.find("| macro-F1 |"), std::string::npos);
-  EXPECT_NE(train_output_.find("report.md, curves.svg, confusion.svg"), std::string::npos);
+  EXPECT_NE(train_output_.find("report.md, curves.svg, confusion.svg, metrics.csv, best.h5, last.h5, averaged.h5"),
+            std::string::npos)
+      << train_output_;
+  // The first line names the ensemble and mixup (both the default).
+  EXPECT_NE(train_output_.find("parameters, an ensemble of 3) on "), std::string::npos) << train_output_;
+  EXPECT_NE(train_output_.find("cosine schedule, mixup alpha 0.4, 2 threads"), std::string::npos) << train_output_;
+  EXPECT_NE(train_output_.find("| input | 12 frames; positions, velocities; joints depth-first; no smoothing |"),
+            std::string::npos)
+      << train_output_;
 }
 
 TEST_F(TrainCommand, ConfigFileRepeatsTheRunExactly) {
@@ -336,10 +353,7 @@ TEST(TrainCommandOptions, JointWalkTourReachesTheModelEvalAndPredict) {
   TempDir dir;
   const std::string data = write_synthetic(dir, 3);
   const std::string run = dir.file("tour");
-  const auto [code, output] = run_captured(
-      train_command, concat({"--data", data, "--out", run, "--epochs", "1", "--tta", "2", "--members", "1",
-                             "--joint-walk", "tour"},
-                            tiny_options()));
+  const auto [code, output] = train_one_network(data, run, {"--joint-walk", "tour"});
   ASSERT_EQ(code, 0) << output;
   const RunConfig config = RunConfig::load(run + "/config.json");
   const SkeletonDataset dataset = read_dataset(data);
@@ -359,6 +373,38 @@ TEST(TrainCommandOptions, JointWalkTourReachesTheModelEvalAndPredict) {
   ASSERT_EQ(predict_code, 0) << predicted;
   expect_error([&] { train_command(concat({"--data", data, "--out", dir.file("bad")}, {"--joint-walk", "bfs"})); },
                "--joint-walk: 'bfs' is not a joint walk (expected depth-first or tour)");
+}
+
+// Savitzky-Golay smoothing reaches the config, the first line and the report, and eval of the
+// checkpoint smooths the same way (it reproduces the training report).
+TEST(TrainCommandOptions, SmoothingReachesTheConfigTheReportAndEval) {
+  TempDir dir;
+  const std::string data = write_synthetic(dir, 3);
+  const std::string run = dir.file("smooth");
+  const auto [code, output] = train_one_network(data, run, {"--smooth-window", "5", "--smooth-order", "1"});
+  ASSERT_EQ(code, 0) << output;
+  const RunConfig config = RunConfig::load(run + "/config.json");
+  EXPECT_EQ(config.smooth.window, 5);
+  EXPECT_EQ(config.smooth.order, 1);
+  EXPECT_NE(output.find("mixup alpha 0.4, smoothing (window 5, order 1), 2 threads"), std::string::npos) << output;
+  const std::string report = read_text_file(run + "/report.md");
+  EXPECT_NE(report.find("| input | 12 frames; positions; joints depth-first; Savitzky-Golay smoothing (window 5, "
+                        "order 1) |"),
+            std::string::npos)
+      << report;
+  const auto [eval_code, evaluated] =
+      run_captured(eval_command, {"--checkpoint", run + "/averaged.h5", "--data", data, "--threads", "2"});
+  ASSERT_EQ(eval_code, 0) << evaluated;
+  EXPECT_NE(evaluated.find("Savitzky-Golay smoothing (window 5, order 1) |"), std::string::npos) << evaluated;
+  EXPECT_EQ(evaluated.substr(evaluated.find("| loss |"), 20), report.substr(report.find("| loss |"), 20));
+  expect_error([&] { train_command(concat({"--data", data, "--out", dir.file("bad")}, {"--smooth-window", "4"})); },
+               "--smooth-window must be an odd number of frames >= 3 (0: off), got 4");
+  expect_error(
+      [&] {
+        train_command(concat({"--data", data, "--out", dir.file("bad")}, {"--smooth-window", "3", "--smooth-order", "3"}));
+      },
+      "--smooth-order must be in [0, --smooth-window) = [0, 3), got 3");
+  EXPECT_FALSE(fs::exists(dir.file("bad")));
 }
 
 // With training augmentation the final report, eval and predict average the checkpoint's

@@ -99,6 +99,7 @@ int eval_command(const std::vector<std::string>& args) {
                   {"split", describe_split(part)},
                   {"evaluated", str_cat(part_name, ", ", outputs.samples(), " sequences")},
                   {"model", describe_model(*opened.trained.model)},
+                  {"input", describe_input(config)},
                   {"test-time augmentation", run.views},
                   {"computed with", describe_computation()}};
   report.metrics = outputs.metrics();

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <set>
 
 #include "autograd/error.h"
@@ -61,6 +62,11 @@ void add_data_options(CLI::App& app, RunConfig& c) {
   app.add_flag("--velocities,!--no-velocities", c.velocities,
                switch_help("Velocity channels (frame t minus t-1)", c.velocities));
   app.add_flag("--bones,!--no-bones", c.bones, switch_help("Bone-vector channels (joint minus parent)", c.bones));
+  app.add_option("--smooth-window", c.smooth.window,
+                 "Savitzky-Golay smoothing of the joints along time: frames per fit (odd, >= 3; 0: off)")
+      ->capture_default_str();
+  app.add_option("--smooth-order", c.smooth.order, "Savitzky-Golay smoothing: degree of the fitted polynomial")
+      ->capture_default_str();
   app.add_option("--joint-walk", c.joint_walk,
                  "Joints along the convolution's axis: depth-first (J positions) or tour (2J-1 positions, every "
                  "neighbour pair a bone)")
@@ -188,8 +194,9 @@ int report_outcome(const TrainResult& result, const std::string& run_dir) {
                  static_cast<long long>(result.epochs_done), run_dir.c_str(), run_dir.c_str());
     return 130;
   }
-  std::printf("\n%s\nwritten to %s: report.md, curves.svg, confusion.svg, metrics.csv, best.h5, last.h5\n",
-              result.report.c_str(), run_dir.c_str());
+  const bool averaged = std::filesystem::exists(std::filesystem::path(run_dir) / "averaged.h5");
+  std::printf("\n%s\nwritten to %s: report.md, curves.svg, confusion.svg, metrics.csv, best.h5, last.h5%s\n",
+              result.report.c_str(), run_dir.c_str(), averaged ? ", averaged.h5" : "");
   return 0;
 }
 

@@ -39,6 +39,14 @@ std::string describe_model(const HARNet& model) {
                  c.classifier_hidden, "; input ", c.joints, " joint positions x ", c.in_channels, " channels");
 }
 
+std::string describe_input(const RunConfig& config) {
+  return str_cat(config.frames, " frames; positions", config.velocities ? ", velocities" : "",
+                 config.bones ? ", bones" : "", "; joints ", config.joint_walk, "; ",
+                 config.smooth.enabled() ? str_cat("Savitzky-Golay smoothing (window ", config.smooth.window,
+                                                   ", order ", config.smooth.order, ")")
+                                         : std::string("no smoothing"));
+}
+
 TrainedModel load_trained_model(const std::string& path) {
   HARNET_CHECK(std::filesystem::is_regular_file(path), "checkpoint ", path, " does not exist");
   Checkpoint checkpoint = load_checkpoint(path);

@@ -26,6 +26,10 @@ std::shared_ptr<HARNet> build_model(const RunConfig& config);
 // 1541652 parameters (770826 each): ..." for an ensemble)
 std::string describe_model(const HARNet& model);
 
+// "60 frames; positions, velocities; joints depth-first; Savitzky-Golay smoothing (window 5,
+// order 2)": the input pipeline of config (", no smoothing" when off).
+std::string describe_input(const RunConfig& config);
+
 // "2 threads, OpenBLAS kernels SkylakeX": what the numbers were computed with (results depend
 // on both, as on the CPU).
 std::string describe_computation();

@@ -302,6 +302,10 @@ void RunConfig::validate() const {
   HARNET_CHECK(tta >= 1, "--tta must be >= 1 (1: no test-time augmentation), got ", tta);
   HARNET_CHECK(threads >= 0, "--threads must be >= 1, got ", threads);
   parse_joint_walk(joint_walk, "--joint-walk");
+  HARNET_CHECK(smooth.window == 0 || (smooth.window >= 3 && smooth.window % 2 == 1),
+               "--smooth-window must be an odd number of frames >= 3 (0: off), got ", smooth.window);
+  HARNET_CHECK(smooth.window == 0 || (smooth.order >= 0 && smooth.order < smooth.window),
+               "--smooth-order must be in [0, --smooth-window) = [0, ", smooth.window, "), got ", smooth.order);
   validate_augment_options(augment);
   model.validate();
   HARNET_CHECK(joint_order.empty() || model.joints == static_cast<int64_t>(joint_order.size()), "model: joints is ",
@@ -324,6 +328,7 @@ std::string RunConfig::to_json() const {
       {"velocities", velocities},
       {"bones", bones},
       {"joint_walk", joint_walk},
+      {"smoothing", {{"window", smooth.window}, {"order", smooth.order}}},
       {"normalize", {{"translate", normalize.translate}, {"rotate", normalize.rotate}, {"scale", normalize.scale}}},
       {"joint_order", joint_order}};
   j["augment"] = augment_json(augment);
@@ -373,6 +378,12 @@ RunConfig RunConfig::from_json(const std::string& text) {
     in.read("velocities", c.velocities);
     in.read("bones", c.bones);
     in.read("joint_walk", c.joint_walk);
+    // Written before smoothing existed: those runs did not smooth.
+    c.smooth.window = 0;
+    in.read_object("smoothing", [&](JsonReader& s) {
+      s.read("window", c.smooth.window);
+      s.read("order", c.smooth.order);
+    });
     in.read_object("normalize", [&](JsonReader& n) {
       n.read("translate", c.normalize.translate);
       n.read("rotate", c.normalize.rotate);
@@ -466,6 +477,7 @@ int64_t RunConfig::warmup_epochs() const { return std::min(schedule.warmup, std:
 
 LoaderOptions RunConfig::loader_options(bool training) const {
   LoaderOptions options;
+  options.preprocess.smooth = smooth;
   options.preprocess.normalize = normalize;
   options.preprocess.temporal.frames = frames;
   options.preprocess.features = FeatureOptions{velocities, bones};

@@ -7,11 +7,12 @@
 // defaults, except what files written before a setting existed lack: augment's bone_scale,
 // motion_scale and mirror are off when an augment object lacks them, evaluation's tta is 1 when a file
 // with a training object has no evaluation object, training's average_last and mixup are 0 when a
-// training object lacks them, and model's members is 1 when a model
-// object lacks it; unknown keys are refused):
+// training object lacks them, input's smoothing is off when an input object lacks it, and
+// model's members is 1 when a model object lacks it; unknown keys are refused):
 //   { "format": "harnet-run-v1", "data": "/abs/path/msr.h5", "split": "odd-even",
 //     "validation": "held-out", "seed": 0, "threads": 0,
 //     "input": { "frames": 60, "velocities": false, "bones": false, "joint_walk": "depth-first",
+//                "smoothing": {"window": 0, "order": 2},
 //                "normalize": {"translate": true, "rotate": true, "scale": true},
 //                "joint_order": [...] },
 //     "augment": { "rotate": true, "max_rotation_degrees": 15, ... },
@@ -108,6 +109,8 @@ struct RunConfig {
   // (leave-one-subject-out, 3 seeds) and costs about 1.6x the training time, so it is not the
   // default.
   std::string joint_walk = "depth-first";
+  // Savitzky-Golay smoothing of the joints along time (data/smooth.h); window 0: off.
+  SmoothOptions smooth;
   NormalizeOptions normalize;
   // The spec's four augmentations (a wider temporal crop) plus random bone lengths and motion
   // amplitude: default_augmentation().

@@ -211,12 +211,19 @@ class TrainingRun {
   std::string describe_start() const {
     if (epoch_ >= config_.epochs || early_stopped())
       return str_cat("the run in ", dir_.string(), " has finished (", epoch_, " epochs); evaluating its final weights");
+    const int64_t members = config_.model.members;
     return str_cat(epoch_ == 0 && batch_ == 0 ? "training" : "resuming", " HARNet (", model_->num_parameters(),
-                   " parameters) on ", config_.data, ": ", split_.train.size(), " training sequences, ",
+                   " parameters", members > 1 ? str_cat(", an ensemble of ", members) : std::string(), ") on ",
+                   config_.data, ": ", split_.train.size(), " training sequences, ",
                    split_.validation.size(), split_.carved ? " carved validation" : " held-out validation",
                    " sequences; ", config_.epochs, " epochs of ", train_loader_->num_batches(), " batches of ",
                    config_.batch, ", ", config_.optimizer.name, " lr ", config_.optimizer.lr, ", ",
-                   config_.schedule.name, " schedule, ", get_num_threads(), " threads",
+                   config_.schedule.name, " schedule",
+                   config_.mixup > 0.0 ? str_cat(", mixup alpha ", config_.mixup) : std::string(),
+                   config_.smooth.enabled()
+                       ? str_cat(", smoothing (window ", config_.smooth.window, ", order ", config_.smooth.order, ")")
+                       : std::string(),
+                   ", ", get_num_threads(), " threads",
                    epoch_ == 0 && batch_ == 0 ? "" : str_cat("; from epoch ", epoch_ + 1, " batch ", batch_ + 1),
                    "\nrun directory: ", dir_.string());
   }
@@ -395,6 +402,7 @@ class TrainingRun {
                                                            " sequences of carved training subjects)")
                                                  : "the held-out part, after every epoch"},
                     {"model", describe_model(*model_)},
+                    {"input", describe_input(config_)},
                     {"training", describe_training(result)},
                     {"test-time augmentation", evaluator.describe()},
                     {"weights", describe_weights()},

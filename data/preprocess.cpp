@@ -129,6 +129,33 @@ void normalize_sequence(SkeletonSequence& sequence, const JointRoles& roles, con
     pivot[0] = pivot[1] = pivot[2] = 0.0;
   }
 
+  if (options.upright) {
+    const float* n = joint(first, roles.neck);
+    const double spine[3] = {n[0] - pivot[0], n[1] - pivot[1], n[2] - pivot[2]};
+    const double length = std::sqrt(spine[0] * spine[0] + spine[1] * spine[1] + spine[2] * spine[2]);
+    if (length > kDegenerateLength) {
+      // Rodrigues: the rotation by angle a about the unit axis k = (u x y) / |u x y| maps the
+      // unit spine u to y = (0, 1, 0); cos a = u . y = u_y, sin a = |u x y| = |(-u_z, 0, u_x)|.
+      const double u[3] = {spine[0] / length, spine[1] / length, spine[2] / length};
+      const double sin_a = std::hypot(u[0], u[2]), cos_a = u[1];
+      double k[3] = {1.0, 0.0, 0.0};  // straight down (or up): about x
+      if (sin_a > kDegenerateLength) k[0] = -u[2] / sin_a, k[2] = u[0] / sin_a;
+      const double c = sin_a > kDegenerateLength ? cos_a : (cos_a > 0.0 ? 1.0 : -1.0);
+      const double s = sin_a > kDegenerateLength ? sin_a : 0.0;
+      double r[3][3];
+      for (int i = 0; i < 3; ++i)
+        for (int j = 0; j < 3; ++j) r[i][j] = (i == j ? c : 0.0) + (1.0 - c) * k[i] * k[j];
+      r[0][1] -= s * k[2], r[0][2] += s * k[1];
+      r[1][0] += s * k[2], r[1][2] -= s * k[0];
+      r[2][0] -= s * k[1], r[2][1] += s * k[0];
+      transform([&](float* p) {
+        const double d[3] = {p[0] - pivot[0], p[1] - pivot[1], p[2] - pivot[2]};
+        for (int i = 0; i < 3; ++i)
+          p[i] = static_cast<float>(pivot[i] + r[i][0] * d[0] + r[i][1] * d[1] + r[i][2] * d[2]);
+      });
+    }
+  }
+
   if (options.rotate) {
     const float* left = joint(first, roles.left_shoulder);
     const float* right = joint(first, roles.right_shoulder);

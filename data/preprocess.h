@@ -2,7 +2,8 @@
 // SkeletonDataset before any augmentation (spec, "Input pipeline"):
 //   1. keep the tracked frames (Kinect writes all-zero frames when it loses the body);
 //   2. optionally smooth along time (data/smooth.h);
-//   3. normalise: translate, rotate about the vertical axis, divide by the spine length;
+//   3. normalise: translate, optionally stand the spine upright, rotate about the vertical axis,
+//      divide by the spine length;
 //   4. resample uniformly to T frames, or cut windows of T frames with a stride;
 // and, last, the model's input features of one sample: positions, optionally velocities
 // and bone vectors, with the joints in the convolution's order (data/joint_order.h).
@@ -53,6 +54,12 @@ struct NormalizeOptions {
   // Division by the mean centre->neck distance over the tracked frames. Skipped when that
   // mean is (nearly) zero.
   bool scale = true;
+  // Before `rotate`: the rotation (about the axis perpendicular to both) that turns the first
+  // tracked frame's centre->neck vector to +y, so that the spine stands upright: it removes the
+  // camera's pitch and roll and the body's lean, which the rotation about the vertical axis
+  // leaves. A spine pointing straight down turns about x. Skipped when the spine is (nearly)
+  // zero. Off in the spec's pipeline.
+  bool upright = false;
 };
 
 // Savitzky-Golay smoothing along time, before normalisation (data/smooth.h).

@@ -4,6 +4,7 @@
 // joint order, option checks and every refusal's message.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -154,6 +155,91 @@ TEST(Preprocess, EachNormalizationStepAlone) {
   }
 }
 
+// A rotation matrix: about x by `pitch`, then about z by `roll` (radians).
+std::array<std::array<double, 3>, 3> tilt(double pitch, double roll) {
+  const double cp = std::cos(pitch), sp = std::sin(pitch), cr = std::cos(roll), sr = std::sin(roll);
+  // R_z(roll) R_x(pitch)
+  return {{{cr, -sr * cp, sr * sp}, {sr, cr * cp, -cr * sp}, {0.0, sp, cp}}};
+}
+
+// Every frame of sequence `s` turned by `r` about the first frame's joint `pivot`.
+void turn(SkeletonSequence& s, const std::array<std::array<double, 3>, 3>& r, int32_t pivot) {
+  const std::vector<float> p0(s.frame(0) + 3 * pivot, s.frame(0) + 3 * pivot + 3);
+  for (int64_t t = 0; t < s.frames; ++t) {
+    for (int64_t j = 0; j < s.joints; ++j) {
+      float* p = s.frame(t) + 3 * j;
+      const double d[3] = {p[0] - p0[0], p[1] - p0[1], p[2] - p0[2]};
+      for (int i = 0; i < 3; ++i) p[i] = static_cast<float>(p0[i] + r[i][0] * d[0] + r[i][1] * d[1] + r[i][2] * d[2]);
+    }
+  }
+}
+
+// Sequences tilted forward or back and sideways (a camera's pitch and roll, a leaning body):
+// with `upright` the pipeline still gives back the canonical pose; without it the tilt stays.
+TEST(Preprocess, UprightUndoesPitchAndRoll) {
+  const SkeletonDataset data = test::kinect_dataset(6);
+  const JointRoles roles = joint_roles(data);
+  NormalizeOptions options;
+  options.upright = true;
+  for (int64_t i = 0; i < data.num_sequences(); ++i) {
+    SkeletonSequence s = extract_sequence(data, i, true);
+    turn(s, tilt(-0.45 + 0.2 * static_cast<double>(i), 0.3 - 0.13 * static_cast<double>(i)), roles.center);
+    SkeletonSequence without = s;
+    normalize_sequence(s, roles, options);
+    normalize_sequence(without, roles, NormalizeOptions{});
+    double moved = 0.0;
+    for (int64_t t = 0; t < s.frames; ++t) {
+      const std::vector<float> expected = test::canonical_frame(i, t);
+      for (int64_t k = 0; k < test::kKinectJoints * 3; ++k) {
+        ASSERT_NEAR(s.frame(t)[k], 2.0f * expected[static_cast<size_t>(k)], 5e-5)
+            << "sequence " << i << " frame " << t << " value " << k;
+        moved = std::max(moved, std::abs(double(without.frame(t)[k]) - 2.0 * expected[static_cast<size_t>(k)]));
+      }
+    }
+    EXPECT_GT(moved, 0.1) << "sequence " << i;
+  }
+}
+
+// Upright alone: the first frame's spine along +y with its length, the pivot where it was,
+// every distance kept; a spine pointing down turns over; an upright spine stays as it is.
+TEST(Preprocess, UprightAloneIsARigidTurnOfTheSpineToVertical) {
+  const SkeletonDataset data = test::kinect_dataset(3);
+  const JointRoles roles = joint_roles(data);
+  NormalizeOptions only;
+  only.translate = only.rotate = only.scale = false;
+  only.upright = true;
+  SkeletonSequence raw = extract_sequence(data, 1, true);
+  turn(raw, tilt(0.7, -0.4), roles.center);
+  SkeletonSequence s = raw;
+  normalize_sequence(s, roles, only);
+  const float* c = s.frame(0) + 3 * roles.center;
+  const float* n = s.frame(0) + 3 * roles.neck;
+  EXPECT_NEAR(n[0] - c[0], 0.0, 1e-6);
+  EXPECT_NEAR(n[1] - c[1], 0.5, 1e-6);
+  EXPECT_NEAR(n[2] - c[2], 0.0, 1e-6);
+  for (int d = 0; d < 3; ++d) EXPECT_NEAR(c[d], raw.frame(0)[3 * roles.center + d], 1e-6);
+  auto distance = [](const float* a, const float* b) {
+    return std::sqrt(std::pow(a[0] - b[0], 2) + std::pow(a[1] - b[1], 2) + std::pow(a[2] - b[2], 2));
+  };
+  for (int64_t t = 0; t < s.frames; t += 5)
+    for (int64_t j = 1; j < s.joints; ++j)
+      ASSERT_NEAR(distance(s.frame(t) + 3 * j, s.frame(0)), distance(raw.frame(t) + 3 * j, raw.frame(0)), 1e-5);
+
+  // Upside down (neck straight below the centre): turned about x, the left/right axis kept.
+  const SkeletonDataset down = five_joint_dataset({{{0, 1, 0, 0, 0.5f, 0, -0.2f, 0.5f, 0, 0.2f, 0.5f, 0, 0, 0.3f, 0}}});
+  SkeletonSequence d = extract_sequence(down, 0, true);
+  normalize_sequence(d, joint_roles(down), only);
+  const std::vector<float> expected = {0, 1, 0, 0, 1.5f, 0, -0.2f, 1.5f, 0, 0.2f, 1.5f, 0, 0, 1.7f, 0};
+  for (size_t k = 0; k < expected.size(); ++k) EXPECT_NEAR(d.xyz[k], expected[k], 1e-6) << "value " << k;
+
+  // Already upright: unchanged.
+  const SkeletonDataset standing = five_joint_dataset({{body(1, 2), body(1.5f, 2)}});
+  SkeletonSequence u = extract_sequence(standing, 0, true);
+  const std::vector<float> before = u.xyz;
+  normalize_sequence(u, joint_roles(standing), only);
+  for (size_t k = 0; k < before.size(); ++k) EXPECT_NEAR(u.xyz[k], before[k], 1e-6);
+}
+
 TEST(Preprocess, ScaleUsesTheMeanSpineLength) {
   // Spines of 0.5 and 1.5 have mean 1.0: lengths stay as they are.
   const SkeletonDataset data = five_joint_dataset({{body(0, 0, 0.5f), body(0, 0, 1.5f)}});
@@ -184,9 +270,11 @@ TEST(Preprocess, DegenerateShouldersAndSpinesAreSkippedNotNaN) {
   std::vector<float> frame = {1, 1, 2, 1, 1, 2, 1, 1.3f, 2, 1, 1.6f, 2, 1, 2, 2};
   const SkeletonDataset data = five_joint_dataset({{frame, frame}});
   SkeletonSequence s = extract_sequence(data, 0, true);
-  normalize_sequence(s, joint_roles(data), NormalizeOptions{});
+  NormalizeOptions options;
+  options.upright = true;
+  normalize_sequence(s, joint_roles(data), options);
   for (float v : s.xyz) ASSERT_TRUE(std::isfinite(v));
-  // Translation happened; rotation and scaling were skipped.
+  // Translation happened; standing upright, rotation and scaling were skipped.
   for (int64_t t = 0; t < 2; ++t) {
     for (int64_t j = 0; j < 5; ++j) {
       EXPECT_FLOAT_EQ(s.frame(t)[3 * j], 0.0f);

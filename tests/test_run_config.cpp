@@ -67,6 +67,7 @@ TEST(RunConfig, JsonRoundTripKeepsEverySetting) {
   c.joint_walk = "tour";
   c.smooth = {7, 3};
   c.normalize.rotate = false;
+  c.normalize.upright = true;
   c.augment.jitter = false;
   c.augment.max_rotation_degrees = 10;
   c.augment.motion_scale = false;
@@ -101,6 +102,7 @@ TEST(RunConfig, JsonRoundTripKeepsEverySetting) {
   EXPECT_DOUBLE_EQ(back.optimizer.momentum, 0.8);
   EXPECT_EQ(back.model.conv_channels, (std::vector<int64_t>{8, 16}));
   EXPECT_FALSE(back.normalize.rotate);
+  EXPECT_TRUE(back.normalize.upright);
   EXPECT_TRUE(back.augment.bone_scale);
   EXPECT_FALSE(back.augment.motion_scale);
   EXPECT_DOUBLE_EQ(back.augment.bone_scale_range, 0.35);
@@ -252,6 +254,20 @@ TEST(RunConfig, SmoothingIsReadAndOldFilesHaveNone) {
   EXPECT_EQ(RunConfig::from_json(R"({"format": "harnet-run-v1"})").smooth.window, RunConfig{}.smooth.window);
   expect_error([] { RunConfig::from_json(R"({"format": "harnet-run-v1", "input": {"smoothing": {"width": 5}}})"); },
                "width");
+}
+
+// Runs written before the upright step existed did not stand the spine upright: a normalize
+// object without "upright" reads as off; the loader options carry the setting.
+TEST(RunConfig, UprightIsReadAndOldFilesHaveNone) {
+  const RunConfig old = RunConfig::from_json(
+      R"({"format": "harnet-run-v1", "input": {"normalize": {"translate": true, "rotate": true, "scale": true}}})");
+  EXPECT_FALSE(old.normalize.upright);
+  EXPECT_TRUE(old.normalize.rotate);
+  const RunConfig c = RunConfig::from_json(R"({"format": "harnet-run-v1", "input": {"normalize": {"upright": true}}})");
+  EXPECT_TRUE(c.normalize.upright);
+  EXPECT_TRUE(c.loader_options(false).preprocess.normalize.upright);
+  EXPECT_TRUE(c.loader_options(true).preprocess.normalize.upright);
+  EXPECT_EQ(RunConfig::from_json(R"({"format": "harnet-run-v1"})").normalize.upright, RunConfig{}.normalize.upright);
 }
 
 // Runs written before the joint walk existed laid their joints depth-first, the default: a

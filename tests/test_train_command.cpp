@@ -375,27 +375,30 @@ TEST(TrainCommandOptions, JointWalkTourReachesTheModelEvalAndPredict) {
                "--joint-walk: 'bfs' is not a joint walk (expected depth-first or tour)");
 }
 
-// Savitzky-Golay smoothing reaches the config, the first line and the report, and eval of the
-// checkpoint smooths the same way (it reproduces the training report).
-TEST(TrainCommandOptions, SmoothingReachesTheConfigTheReportAndEval) {
+// Savitzky-Golay smoothing and the upright step reach the config and the report (smoothing the
+// first line too), and eval of the checkpoint prepares its input the same way (it reproduces
+// the training report).
+TEST(TrainCommandOptions, SmoothingAndUprightReachTheConfigTheReportAndEval) {
   TempDir dir;
   const std::string data = write_synthetic(dir, 3);
   const std::string run = dir.file("smooth");
-  const auto [code, output] = train_one_network(data, run, {"--smooth-window", "5", "--smooth-order", "1"});
+  const auto [code, output] = train_one_network(data, run, {"--smooth-window", "5", "--smooth-order", "1", "--upright"});
   ASSERT_EQ(code, 0) << output;
   const RunConfig config = RunConfig::load(run + "/config.json");
   EXPECT_EQ(config.smooth.window, 5);
   EXPECT_EQ(config.smooth.order, 1);
+  EXPECT_TRUE(config.normalize.upright);
   EXPECT_NE(output.find("mixup alpha 0.4, smoothing (window 5, order 1), 2 threads"), std::string::npos) << output;
   const std::string report = read_text_file(run + "/report.md");
   EXPECT_NE(report.find("| input | 12 frames; positions; joints depth-first; Savitzky-Golay smoothing (window 5, "
-                        "order 1) |"),
+                        "order 1); spine stood upright |"),
             std::string::npos)
       << report;
   const auto [eval_code, evaluated] =
       run_captured(eval_command, {"--checkpoint", run + "/averaged.h5", "--data", data, "--threads", "2"});
   ASSERT_EQ(eval_code, 0) << evaluated;
-  EXPECT_NE(evaluated.find("Savitzky-Golay smoothing (window 5, order 1) |"), std::string::npos) << evaluated;
+  EXPECT_NE(evaluated.find("Savitzky-Golay smoothing (window 5, order 1); spine stood upright |"), std::string::npos)
+      << evaluated;
   EXPECT_EQ(evaluated.substr(evaluated.find("| loss |"), 20), report.substr(report.find("| loss |"), 20));
   expect_error([&] { train_command(concat({"--data", data, "--out", dir.file("bad")}, {"--smooth-window", "4"})); },
                "--smooth-window must be an odd number of frames >= 3 (0: off), got 4");

@@ -62,6 +62,10 @@ void add_data_options(CLI::App& app, RunConfig& c) {
   app.add_flag("--velocities,!--no-velocities", c.velocities,
                switch_help("Velocity channels (frame t minus t-1)", c.velocities));
   app.add_flag("--bones,!--no-bones", c.bones, switch_help("Bone-vector channels (joint minus parent)", c.bones));
+  app.add_flag("--upright,!--no-upright", c.normalize.upright,
+               switch_help("Stand each sequence's spine upright: the rotation turning the first frame's centre->neck "
+                           "vector to vertical (undoes camera pitch and roll)",
+                           c.normalize.upright));
   app.add_option("--smooth-window", c.smooth.window,
                  "Savitzky-Golay smoothing of the joints along time: frames per fit (odd, >= 3; 0: off)")
       ->capture_default_str();

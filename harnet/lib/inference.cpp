@@ -44,7 +44,8 @@ std::string describe_input(const RunConfig& config) {
                  config.bones ? ", bones" : "", "; joints ", config.joint_walk, "; ",
                  config.smooth.enabled() ? str_cat("Savitzky-Golay smoothing (window ", config.smooth.window,
                                                    ", order ", config.smooth.order, ")")
-                                         : std::string("no smoothing"));
+                                         : std::string("no smoothing"),
+                 config.normalize.upright ? "; spine stood upright" : "");
 }
 
 TrainedModel load_trained_model(const std::string& path) {

@@ -27,7 +27,8 @@ std::shared_ptr<HARNet> build_model(const RunConfig& config);
 std::string describe_model(const HARNet& model);
 
 // "60 frames; positions, velocities; joints depth-first; Savitzky-Golay smoothing (window 5,
-// order 2)": the input pipeline of config (", no smoothing" when off).
+// order 2); spine stood upright": the input pipeline of config ("no smoothing" when off; the
+// last part only with NormalizeOptions::upright).
 std::string describe_input(const RunConfig& config);
 
 // "2 threads, OpenBLAS kernels SkylakeX": what the numbers were computed with (results depend

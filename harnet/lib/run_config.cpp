@@ -329,7 +329,11 @@ std::string RunConfig::to_json() const {
       {"bones", bones},
       {"joint_walk", joint_walk},
       {"smoothing", {{"window", smooth.window}, {"order", smooth.order}}},
-      {"normalize", {{"translate", normalize.translate}, {"rotate", normalize.rotate}, {"scale", normalize.scale}}},
+      {"normalize",
+       {{"translate", normalize.translate},
+        {"upright", normalize.upright},
+        {"rotate", normalize.rotate},
+        {"scale", normalize.scale}}},
       {"joint_order", joint_order}};
   j["augment"] = augment_json(augment);
   j["model"] = json::parse(model.to_json());
@@ -386,6 +390,9 @@ RunConfig RunConfig::from_json(const std::string& text) {
     });
     in.read_object("normalize", [&](JsonReader& n) {
       n.read("translate", c.normalize.translate);
+      // Written before the upright step existed: those runs did not stand the spine upright.
+      c.normalize.upright = false;
+      n.read("upright", c.normalize.upright);
       n.read("rotate", c.normalize.rotate);
       n.read("scale", c.normalize.scale);
     });

@@ -48,6 +48,9 @@ void validate_augment_options(const AugmentOptions& options) {
                "augment: motion_scale_range must be in [0, 1), got ", options.motion_scale_range);
   HARNET_CHECK(options.mirror_probability >= 0.0 && options.mirror_probability <= 1.0,
                "augment: mirror_probability must be in [0, 1], got ", options.mirror_probability);
+  HARNET_CHECK(std::isfinite(options.max_tilt_degrees) && options.max_tilt_degrees >= 0.0 &&
+                   options.max_tilt_degrees <= 90.0,
+               "augment: max_tilt_degrees must be in [0, 90], got ", options.max_tilt_degrees);
 }
 
 uint64_t sample_seed(uint64_t seed, int64_t epoch, int64_t sample) {
@@ -78,6 +81,30 @@ FrameRange crop_range(int64_t frames, const SampleAugmentation& augmentation) {
   int64_t start = static_cast<int64_t>(augmentation.crop_position * static_cast<double>(starts));
   if (start > starts - 1) start = starts - 1;
   return {start, length};
+}
+
+TiltAngles draw_tilt(const AugmentOptions& options, uint64_t sample_seed) {
+  if (!options.tilt) return {};
+  Generator gen(mix64(sample_seed ^ 0x74696c74ULL));  // "tilt"
+  const double max_radians = options.max_tilt_degrees * M_PI / 180.0;
+  TiltAngles angles;
+  angles.forward = (2.0 * gen.uniform() - 1.0) * max_radians;
+  angles.sideways = (2.0 * gen.uniform() - 1.0) * max_radians;
+  return angles;
+}
+
+void tilt_about(float* xyz, int64_t points, const TiltAngles& angles, const float* pivot) {
+  const double ca = std::cos(angles.forward), sa = std::sin(angles.forward);
+  const double cb = std::cos(angles.sideways), sb = std::sin(angles.sideways);
+  const double origin[3] = {pivot[0], pivot[1], pivot[2]};  // pivot may point into xyz
+  for (int64_t i = 0; i < points; ++i) {
+    float* p = xyz + 3 * i;
+    const double x = p[0] - origin[0], y0 = p[1] - origin[1], z0 = p[2] - origin[2];
+    const double y = ca * y0 - sa * z0, z = sa * y0 + ca * z0;  // R_x(forward)
+    p[0] = static_cast<float>(origin[0] + cb * x - sb * y);     // R_z(sideways)
+    p[1] = static_cast<float>(origin[1] + sb * x + cb * y);
+    p[2] = static_cast<float>(origin[2] + z);
+  }
 }
 
 void rotate_about_vertical(float* xyz, int64_t points, double radians, float pivot_x, float pivot_z) {

@@ -14,8 +14,8 @@
 // factors and the mirroring's coin come from streams of their own, seeded from the same sample
 // seed.
 //
-// Order in the loader: crop, bone lengths, motion amplitude, mirroring, then rotation, scale and
-// jitter.
+// Order in the loader: crop, bone lengths, motion amplitude, mirroring, tilt, then rotation,
+// scale and jitter. The tilt's angles come from a stream of their own too.
 #pragma once
 
 #include <cstdint>
@@ -49,8 +49,16 @@ struct AugmentOptions {
   // right one) and every joint swapped with its partner (mirror_partners: the joint names).
   bool mirror = false;
   double mirror_probability = 0.5;
+  // Tilt: a rotation about the left-right axis (x: forward or back) and one about the depth axis
+  // (z: sideways), each angle uniform in [-max, +max], through the pivot joint of frame 0, the
+  // same for every frame: a camera's pitch and roll, or a body leaning, which the rotation about
+  // the vertical axis does not cover.
+  bool tilt = false;
+  double max_tilt_degrees = 10.0;
 
-  bool any() const { return rotate || scale || jitter || temporal_crop || bone_scale || motion_scale || mirror; }
+  bool any() const {
+    return rotate || scale || jitter || temporal_crop || bone_scale || motion_scale || mirror || tilt;
+  }
   // All four on, with the spec's ranges.
   static AugmentOptions training();
 };
@@ -80,6 +88,18 @@ struct FrameRange {
 // The crop of `frames` source frames: round(fraction * frames) frames (at least 1), starting
 // at floor(position * (number of possible starts)).
 FrameRange crop_range(int64_t frames, const SampleAugmentation& augmentation);
+
+// The tilt of one sample (radians), from a stream of its own seeded from the sample seed: the
+// same seed, the same angles; zero when tilt is off.
+struct TiltAngles {
+  double forward = 0.0;   // about x
+  double sideways = 0.0;  // about z
+};
+TiltAngles draw_tilt(const AugmentOptions& options, uint64_t sample_seed);
+
+// p -> pivot + R_z(sideways) R_x(forward) (p - pivot), with R_x(a): y' = cos y - sin z,
+// z' = sin y + cos z and R_z(b): x' = cos x - sin y, y' = sin x + cos y. xyz: [points, 3].
+void tilt_about(float* xyz, int64_t points, const TiltAngles& angles, const float* pivot);
 
 // Rotation about the vertical (y) axis through (pivot_x, pivot_z), the same convention as the
 // normalisation: x' = cos x + sin z, z' = -sin x + cos z. xyz: [points, 3].

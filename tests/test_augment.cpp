@@ -333,6 +333,11 @@ TEST(Augment, OptionsAreChecked) {
   expect_error([&] { validate_augment_options(o); }, "augment: mirror_probability must be in [0, 1], got 1.5");
   o.mirror_probability = std::nan("");
   expect_error([&] { validate_augment_options(o); }, "augment: mirror_probability must be in [0, 1], got nan");
+  o = AugmentOptions{};
+  o.max_tilt_degrees = 91;
+  expect_error([&] { validate_augment_options(o); }, "augment: max_tilt_degrees must be in [0, 90], got 91");
+  o.max_tilt_degrees = -2;
+  expect_error([&] { validate_augment_options(o); }, "got -2");
 }
 
 template <size_t N>
@@ -434,6 +439,69 @@ TEST(Augment, MirrorCoinHasTheRequestedProbability) {
   }
   o.mirror_probability = 0.5;
   for (int i = 0; i < 100; ++i) EXPECT_EQ(draw_mirror(o, sample_seed(1, 2, i)), draw_mirror(o, sample_seed(1, 2, i)));
+}
+
+// The tilt: forward (about x) then sideways (about z) through the pivot, against the closed
+// form for a unit vector along +y, rigid for any points.
+TEST(Augment, TiltConventionPivotAndRigidity) {
+  const double a = 0.3, b = -0.2;
+  const float pivot[3] = {1.0f, 2.0f, 3.0f};
+  std::vector<float> up = {1.0f, 3.0f, 3.0f, 1.0f, 2.0f, 3.0f};  // pivot + y, and the pivot itself
+  tilt_about(up.data(), 2, {a, b}, pivot);
+  EXPECT_NEAR(up[0], 1.0 - std::sin(b) * std::cos(a), 1e-6);
+  EXPECT_NEAR(up[1], 2.0 + std::cos(b) * std::cos(a), 1e-6);
+  EXPECT_NEAR(up[2], 3.0 + std::sin(a), 1e-6);
+  for (int d = 0; d < 3; ++d) EXPECT_FLOAT_EQ(up[static_cast<size_t>(3 + d)], pivot[d]);
+  // Forward alone turns +z toward -y; sideways alone turns +x toward +y.
+  std::vector<float> z = {0, 0, 1};
+  const float origin[3] = {0, 0, 0};
+  tilt_about(z.data(), 1, {a, 0.0}, origin);
+  EXPECT_NEAR(z[1], -std::sin(a), 1e-6);
+  EXPECT_NEAR(z[2], std::cos(a), 1e-6);
+  std::vector<float> x = {1, 0, 0};
+  tilt_about(x.data(), 1, {0.0, b}, origin);
+  EXPECT_NEAR(x[0], std::cos(b), 1e-6);
+  EXPECT_NEAR(x[1], std::sin(b), 1e-6);
+  // Rigid: every pairwise distance kept.
+  Generator gen(4);
+  std::vector<float> points(30);
+  for (float& v : points) v = static_cast<float>(gen.uniform() * 2.0 - 1.0);
+  std::vector<float> turned = points;
+  tilt_about(turned.data(), 10, {0.4, 0.25}, points.data() + 6);  // the pivot points into the data
+  auto distance = [](const std::vector<float>& p, int i, int j) {
+    double sum = 0.0;
+    for (int d = 0; d < 3; ++d) sum += std::pow(p[static_cast<size_t>(3 * i + d)] - p[static_cast<size_t>(3 * j + d)], 2);
+    return std::sqrt(sum);
+  };
+  for (int i = 0; i < 10; ++i)
+    for (int j = 0; j < i; ++j) EXPECT_NEAR(distance(turned, i, j), distance(points, i, j), 1e-5);
+  for (int d = 0; d < 3; ++d) EXPECT_FLOAT_EQ(turned[static_cast<size_t>(6 + d)], points[static_cast<size_t>(6 + d)]);
+}
+
+TEST(Augment, TiltAnglesStayInRangeRepeatAndAreOffByDefault) {
+  AugmentOptions o;
+  const TiltAngles off = draw_tilt(o, sample_seed(1, 0, 0));
+  EXPECT_EQ(off.forward, 0.0);
+  EXPECT_EQ(off.sideways, 0.0);
+  o.tilt = true;
+  o.max_tilt_degrees = 12.0;
+  const double max = 12.0 * M_PI / 180.0;
+  double low = 0.0, high = 0.0, sum = 0.0;
+  const int n = 4000;
+  for (int i = 0; i < n; ++i) {
+    const TiltAngles t = draw_tilt(o, sample_seed(7, 1, i));
+    for (double v : {t.forward, t.sideways}) {
+      ASSERT_LE(std::abs(v), max);
+      low = std::min(low, v), high = std::max(high, v), sum += v;
+    }
+    const TiltAngles again = draw_tilt(o, sample_seed(7, 1, i));
+    EXPECT_EQ(again.forward, t.forward);
+    EXPECT_EQ(again.sideways, t.sideways);
+  }
+  EXPECT_LT(low, -0.95 * max);
+  EXPECT_GT(high, 0.95 * max);
+  EXPECT_NEAR(sum / (2.0 * n), 0.0, 5.0 * max / std::sqrt(3.0 * 2.0 * n));
+  EXPECT_NE(draw_tilt(o, sample_seed(7, 1, 0)).forward, draw_tilt(o, sample_seed(7, 1, 1)).forward);
 }
 
 }  // namespace

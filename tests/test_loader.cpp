@@ -156,6 +156,49 @@ TEST(Loader, SmoothsBeforeNormalising) {
   expect_error([&] { SkeletonLoader bad(data, listed, options); }, "smoothing: the window must be an odd number");
 }
 
+// The tilt: with it alone every sample is the plain one turned by draw_tilt's angles about frame
+// 0's centre joint; the other augmentations' draws do not move with it (rotation with a tilt of
+// 0 degrees is rotation alone).
+// An augmentation switched on at a setting that does nothing (`neutral`), together with
+// rotation, gives the samples of rotation alone: it takes no draws from the others' stream.
+void expect_rotation_draws_unmoved(const SkeletonDataset& data, const LoaderOptions& options, LoaderOptions neutral) {
+  neutral.augment.rotate = true;
+  LoaderOptions rotate_options = options;
+  rotate_options.augment.rotate = true;
+  const Batch rotated = SkeletonLoader(data, all_indices(data), rotate_options).batch(3, 0);
+  const Batch with_neutral = SkeletonLoader(data, all_indices(data), neutral).batch(3, 0);
+  for (int64_t b = 0; b < rotated.x.size(0); ++b) EXPECT_EQ(sample_of(with_neutral, b), sample_of(rotated, b)) << b;
+  EXPECT_NE(sample_of(rotated, 0), sample_of(SkeletonLoader(data, all_indices(data), options).batch(3, 0), 0));
+}
+
+TEST(Loader, TiltTurnsTheSampleAboutFrameZerosCentre) {
+  const SkeletonDataset data = test::kinect_dataset(5);
+  LoaderOptions options = small_options();
+  options.batch_size = 5;
+  options.seed = 9;
+  LoaderOptions tilt_options = options;
+  tilt_options.augment.tilt = true;
+  tilt_options.augment.max_tilt_degrees = 20.0;
+  const int64_t epoch = 2;
+  const SkeletonLoader plain(data, all_indices(data), options);
+  const Batch p = plain.batch(epoch, 0), t = SkeletonLoader(data, all_indices(data), tilt_options).batch(epoch, 0);
+  const std::vector<int32_t>& order = plain.joint_order();
+  const auto centre = static_cast<size_t>(
+      3 * (std::find(order.begin(), order.end(), data.center_joint) - order.begin()));
+  for (int64_t b = 0; b < 5; ++b) {
+    std::vector<float> expected = sample_of(p, b);
+    const float pivot[3] = {expected[centre], expected[centre + 1], expected[centre + 2]};
+    const int64_t sample = t.indices[static_cast<size_t>(b)];
+    tilt_about(expected.data(), static_cast<int64_t>(expected.size() / 3),
+               draw_tilt(tilt_options.augment, sample_seed(options.seed, epoch, sample)), pivot);
+    const std::vector<float> got = sample_of(t, b);
+    for (size_t k = 0; k < got.size(); ++k) ASSERT_NEAR(got[k], expected[k], 1e-5) << b << " " << k;
+    EXPECT_NE(got, sample_of(p, b));
+  }
+  tilt_options.augment.max_tilt_degrees = 0.0;
+  expect_rotation_draws_unmoved(data, options, tilt_options);
+}
+
 TEST(Loader, OutputsJointsInTheConvolutionOrder) {
   const SkeletonDataset data = test::kinect_dataset(3);
   LoaderOptions options = small_options();
@@ -415,13 +458,7 @@ TEST(Loader, MirroringReflectsTheSampleAndSwapsTheSides) {
   mirror_options.augment.mirror_probability = 0.0;
   const Batch never = SkeletonLoader(data, all_indices(data), mirror_options).batch(0, 0);
   for (int64_t b = 0; b < 5; ++b) EXPECT_EQ(sample_of(never, b), sample_of(p, b)) << b;
-  mirror_options.augment.rotate = true;
-  LoaderOptions rotate_options = options;
-  rotate_options.augment.rotate = true;
-  const Batch rotated = SkeletonLoader(data, all_indices(data), rotate_options).batch(3, 0);
-  const Batch rotated_unmirrored = SkeletonLoader(data, all_indices(data), mirror_options).batch(3, 0);
-  for (int64_t b = 0; b < 5; ++b) EXPECT_EQ(sample_of(rotated_unmirrored, b), sample_of(rotated, b)) << b;
-  EXPECT_NE(sample_of(rotated, 0), sample_of(p, 0));
+  expect_rotation_draws_unmoved(data, options, mirror_options);
 
   // At one half, about half the samples of a few epochs are mirrored.
   mirror_options = options;

@@ -167,6 +167,7 @@ TEST(RunConfig, OldAugmentObjectsReadWithoutBoneScaleMotionScaleAndMirror) {
   EXPECT_FALSE(old.augment.bone_scale);
   EXPECT_FALSE(old.augment.motion_scale);
   EXPECT_FALSE(old.augment.mirror);
+  EXPECT_FALSE(old.augment.tilt);
   const RunConfig none = RunConfig::from_json(R"({"format": "harnet-run-v1"})");
   EXPECT_TRUE(none.augment.bone_scale && none.augment.motion_scale);
   const RunConfig on = RunConfig::from_json(R"({"format": "harnet-run-v1", "augment": {"motion_scale": true}})");
@@ -181,6 +182,15 @@ TEST(RunConfig, OldAugmentObjectsReadWithoutBoneScaleMotionScaleAndMirror) {
         RunConfig::from_json(R"({"format": "harnet-run-v1", "augment": {"mirror_probability": -0.5}})").validate();
       },
       "augment: mirror_probability must be in [0, 1], got -0.5");
+  const RunConfig tilted =
+      RunConfig::from_json(R"({"format": "harnet-run-v1", "augment": {"tilt": true, "max_tilt_degrees": 7.5}})");
+  EXPECT_TRUE(tilted.augment.tilt);
+  EXPECT_DOUBLE_EQ(tilted.augment.max_tilt_degrees, 7.5);
+  EXPECT_EQ(RunConfig::from_json(tilted.to_json()).to_json(), tilted.to_json());
+  EXPECT_TRUE(tilted.loader_options(true).augment.tilt);
+  expect_error(
+      [] { RunConfig::from_json(R"({"format": "harnet-run-v1", "augment": {"max_tilt_degrees": 95}})").validate(); },
+      "augment: max_tilt_degrees must be in [0, 90], got 95");
 }
 
 // A config.json written before the evaluation settings existed has a training object and no

@@ -452,7 +452,7 @@ TEST(TrainCommandOptions, TestTimeAugmentationReachesTheReportEvalAndPredict) {
 
 // --mirror and its probability reach the config; --augment switches every other augmentation
 // on but leaves mirroring as it is (it needs Left/Right joint names), an explicit --mirror
-// stands beside --no-augment.
+// stands beside --no-augment; --tilt and --max-tilt reach the config, and --augment includes the tilt.
 TEST(TrainCommandOptions, MirroringReachesTheConfigAndAugmentLeavesIt) {
   TempDir dir;
   const std::string data = write_synthetic(dir, 3);
@@ -469,11 +469,16 @@ TEST(TrainCommandOptions, MirroringReachesTheConfigAndAugmentLeavesIt) {
   EXPECT_DOUBLE_EQ(mirrored.mirror_probability, 0.25);
   EXPECT_TRUE(mirrored.rotate && mirrored.bone_scale);
   const AugmentOptions all = trained_augment("all", {"--augment"});
-  EXPECT_TRUE(all.rotate && all.scale && all.jitter && all.temporal_crop && all.bone_scale && all.motion_scale);
+  EXPECT_TRUE(all.rotate && all.scale && all.jitter && all.temporal_crop && all.bone_scale && all.motion_scale &&
+              all.tilt);
   EXPECT_FALSE(all.mirror);
   const AugmentOptions only = trained_augment("only", {"--no-augment", "--mirror"});
   EXPECT_TRUE(only.mirror);
-  EXPECT_FALSE(only.rotate || only.scale || only.jitter || only.temporal_crop || only.bone_scale || only.motion_scale);
+  EXPECT_FALSE(only.rotate || only.scale || only.jitter || only.temporal_crop || only.bone_scale || only.motion_scale ||
+               only.tilt);
+  const AugmentOptions tilt = trained_augment("tilt", {"--tilt", "--max-tilt", "8"});
+  EXPECT_TRUE(tilt.tilt);
+  EXPECT_DOUBLE_EQ(tilt.max_tilt_degrees, 8.0);
 }
 
 TEST(TrainCommandOptions, InvalidValuesAreOneError) {

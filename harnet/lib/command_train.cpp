@@ -94,7 +94,10 @@ AugmentSwitches add_augment_options(CLI::App& app, AugmentOptions& a) {
        &a.bone_scale},
       {app.add_flag("--motion-scale,!--no-motion-scale", a.motion_scale,
                     switch_help("Random motion amplitude", a.motion_scale)),
-       &a.motion_scale}};
+       &a.motion_scale},
+      {app.add_flag("--tilt,!--no-tilt", a.tilt,
+                    switch_help("Random tilt forward/back and sideways (camera pitch and roll, leaning)", a.tilt)),
+       &a.tilt}};
   s.off_only = {{app.add_flag("--mirror,!--no-mirror", a.mirror,
                               switch_help("Left/right mirroring (needs Left/Right in the joint names)", a.mirror)),
                  &a.mirror}};
@@ -109,6 +112,8 @@ AugmentSwitches add_augment_options(CLI::App& app, AugmentOptions& a) {
   app.add_option("--motion-scale-range", a.motion_scale_range, "Motion amplitude factor in [1 - range, 1 + range]")
       ->capture_default_str();
   app.add_option("--mirror-probability", a.mirror_probability, "Share of the samples mirrored")
+      ->capture_default_str();
+  app.add_option("--max-tilt", a.max_tilt_degrees, "Tilt range, +- degrees about each horizontal axis")
       ->capture_default_str();
   return s;
 }

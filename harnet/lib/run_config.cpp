@@ -103,7 +103,9 @@ json augment_json(const AugmentOptions& a) {
           {"motion_scale", a.motion_scale},
           {"motion_scale_range", a.motion_scale_range},
           {"mirror", a.mirror},
-          {"mirror_probability", a.mirror_probability}};
+          {"mirror_probability", a.mirror_probability},
+          {"tilt", a.tilt},
+          {"max_tilt_degrees", a.max_tilt_degrees}};
 }
 
 void read_augment(JsonReader& r, AugmentOptions& a) {
@@ -126,6 +128,10 @@ void read_augment(JsonReader& r, AugmentOptions& a) {
   a.mirror = false;
   r.read("mirror", a.mirror);
   r.read("mirror_probability", a.mirror_probability);
+  // Absent from an augment object written before the tilt existed: off, as it was then.
+  a.tilt = false;
+  r.read("tilt", a.tilt);
+  r.read("max_tilt_degrees", a.max_tilt_degrees);
 }
 
 // The part after "name:" of a split text, or "" when it does not start with it.

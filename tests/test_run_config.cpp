@@ -38,6 +38,8 @@ TEST(RunConfig, DefaultsAreTheSpecRecipeWithSmallerBatches) {
   EXPECT_DOUBLE_EQ(c.clip, 1.0);
   EXPECT_DOUBLE_EQ(c.label_smoothing, 0.0);
   EXPECT_DOUBLE_EQ(c.mixup, 0.4);
+  EXPECT_TRUE(c.augment.tilt);
+  EXPECT_DOUBLE_EQ(c.augment.max_tilt_degrees, 10.0);
   EXPECT_EQ(c.frames, 60);
   EXPECT_EQ(c.split, "odd-even");
   EXPECT_EQ(c.validation, "held-out");
@@ -169,7 +171,7 @@ TEST(RunConfig, OldAugmentObjectsReadWithoutBoneScaleMotionScaleAndMirror) {
   EXPECT_FALSE(old.augment.mirror);
   EXPECT_FALSE(old.augment.tilt);
   const RunConfig none = RunConfig::from_json(R"({"format": "harnet-run-v1"})");
-  EXPECT_TRUE(none.augment.bone_scale && none.augment.motion_scale);
+  EXPECT_TRUE(none.augment.bone_scale && none.augment.motion_scale && none.augment.tilt);
   const RunConfig on = RunConfig::from_json(R"({"format": "harnet-run-v1", "augment": {"motion_scale": true}})");
   EXPECT_TRUE(on.augment.motion_scale);
   EXPECT_FALSE(on.augment.bone_scale);

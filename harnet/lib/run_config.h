@@ -7,9 +7,9 @@
 // defaults, except what files written before a setting existed lack: augment's bone_scale,
 // motion_scale and mirror are off when an augment object lacks them, evaluation's tta is 1 when a file
 // with a training object has no evaluation object, training's average_last and mixup are 0 when a
-// training object lacks them, input's smoothing is off when an input object lacks it and normalize's upright when a normalize
-// object lacks it, and
-// model's members is 1 when a model object lacks it; unknown keys are refused):
+// training object lacks them, input's smoothing is off when an input object lacks it,
+// normalize's upright is off when a normalize object lacks it, and model's members is 1 when a
+// model object lacks it; unknown keys are refused):
 //   { "format": "harnet-run-v1", "data": "/abs/path/msr.h5", "split": "odd-even",
 //     "validation": "held-out", "seed": 0, "threads": 0,
 //     "input": { "frames": 60, "velocities": false, "bones": false, "joint_walk": "depth-first",

@@ -51,6 +51,8 @@ void validate_augment_options(const AugmentOptions& options) {
   HARNET_CHECK(std::isfinite(options.max_tilt_degrees) && options.max_tilt_degrees >= 0.0 &&
                    options.max_tilt_degrees <= 90.0,
                "augment: max_tilt_degrees must be in [0, 90], got ", options.max_tilt_degrees);
+  HARNET_CHECK(std::isfinite(options.max_shear) && options.max_shear >= 0.0 && options.max_shear <= 1.0,
+               "augment: max_shear must be in [0, 1], got ", options.max_shear);
 }
 
 uint64_t sample_seed(uint64_t seed, int64_t epoch, int64_t sample) {
@@ -104,6 +106,26 @@ void tilt_about(float* xyz, int64_t points, const TiltAngles& angles, const floa
     p[0] = static_cast<float>(origin[0] + cb * x - sb * y);     // R_z(sideways)
     p[1] = static_cast<float>(origin[1] + sb * x + cb * y);
     p[2] = static_cast<float>(origin[2] + z);
+  }
+}
+
+ShearFactors draw_shear(const AugmentOptions& options, uint64_t sample_seed) {
+  if (!options.shear) return {};
+  Generator gen(mix64(sample_seed ^ 0x7368656172ULL));  // "shear"
+  ShearFactors factors;
+  for (double& s : factors.off) s = (2.0 * gen.uniform() - 1.0) * options.max_shear;
+  return factors;
+}
+
+void shear_about(float* xyz, int64_t points, const ShearFactors& factors, const float* pivot) {
+  const std::array<double, 6>& s = factors.off;
+  const double origin[3] = {pivot[0], pivot[1], pivot[2]};  // pivot may point into xyz
+  for (int64_t i = 0; i < points; ++i) {
+    float* p = xyz + 3 * i;
+    const double x = p[0] - origin[0], y = p[1] - origin[1], z = p[2] - origin[2];
+    p[0] = static_cast<float>(origin[0] + x + s[0] * y + s[1] * z);
+    p[1] = static_cast<float>(origin[1] + s[2] * x + y + s[3] * z);
+    p[2] = static_cast<float>(origin[2] + s[4] * x + s[5] * y + z);
   }
 }
 

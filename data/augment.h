@@ -14,10 +14,12 @@
 // factors and the mirroring's coin come from streams of their own, seeded from the same sample
 // seed.
 //
-// Order in the loader: crop, bone lengths, motion amplitude, mirroring, tilt, then rotation,
-// scale and jitter. The tilt's angles come from a stream of their own too.
+// Order in the loader: crop, bone lengths, motion amplitude, mirroring, tilt, shear, then
+// rotation, scale and jitter. The tilt's angles and the shear's factors come from streams of
+// their own too.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -55,9 +57,15 @@ struct AugmentOptions {
   // the vertical axis does not cover.
   bool tilt = false;
   double max_tilt_degrees = 10.0;
+  // Shear: p -> pivot + S (p - pivot) through the pivot joint of frame 0, the same for every
+  // frame, with S = [[1, s_xy, s_xz], [s_yx, 1, s_yz], [s_zx, s_zy, 1]] and each off-diagonal
+  // factor uniform in [-max_shear, +max_shear]: each coordinate gains a share of the other two,
+  // a skew of posture and proportions that no rotation or uniform scale makes.
+  bool shear = false;
+  double max_shear = 0.2;
 
   bool any() const {
-    return rotate || scale || jitter || temporal_crop || bone_scale || motion_scale || mirror || tilt;
+    return rotate || scale || jitter || temporal_crop || bone_scale || motion_scale || mirror || tilt || shear;
   }
   // All four on, with the spec's ranges.
   static AugmentOptions training();
@@ -100,6 +108,16 @@ TiltAngles draw_tilt(const AugmentOptions& options, uint64_t sample_seed);
 // p -> pivot + R_z(sideways) R_x(forward) (p - pivot), with R_x(a): y' = cos y - sin z,
 // z' = sin y + cos z and R_z(b): x' = cos x - sin y, y' = sin x + cos y. xyz: [points, 3].
 void tilt_about(float* xyz, int64_t points, const TiltAngles& angles, const float* pivot);
+
+// The shear of one sample, from a stream of its own seeded from the sample seed: the six
+// off-diagonal factors of S row by row (s_xy, s_xz, s_yx, s_yz, s_zx, s_zy); zero when shear is off.
+struct ShearFactors {
+  std::array<double, 6> off{};
+};
+ShearFactors draw_shear(const AugmentOptions& options, uint64_t sample_seed);
+
+// p -> pivot + S (p - pivot), S as above (ones on the diagonal). xyz: [points, 3].
+void shear_about(float* xyz, int64_t points, const ShearFactors& factors, const float* pivot);
 
 // Rotation about the vertical (y) axis through (pivot_x, pivot_z), the same convention as the
 // normalisation: x' = cos x + sin z, z' = -sin x + cos z. xyz: [points, 3].

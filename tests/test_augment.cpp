@@ -338,6 +338,11 @@ TEST(Augment, OptionsAreChecked) {
   expect_error([&] { validate_augment_options(o); }, "augment: max_tilt_degrees must be in [0, 90], got 91");
   o.max_tilt_degrees = -2;
   expect_error([&] { validate_augment_options(o); }, "got -2");
+  o = AugmentOptions{};
+  o.max_shear = 1.5;
+  expect_error([&] { validate_augment_options(o); }, "augment: max_shear must be in [0, 1], got 1.5");
+  o.max_shear = std::nan("");
+  expect_error([&] { validate_augment_options(o); }, "augment: max_shear must be in [0, 1], got nan");
 }
 
 template <size_t N>
@@ -502,6 +507,57 @@ TEST(Augment, TiltAnglesStayInRangeRepeatAndAreOffByDefault) {
   EXPECT_GT(high, 0.95 * max);
   EXPECT_NEAR(sum / (2.0 * n), 0.0, 5.0 * max / std::sqrt(3.0 * 2.0 * n));
   EXPECT_NE(draw_tilt(o, sample_seed(7, 1, 0)).forward, draw_tilt(o, sample_seed(7, 1, 1)).forward);
+}
+
+// The shear: p -> pivot + S (p - pivot), the unit vectors going to S's columns; zero factors
+// leave every point alone; the pivot stays even when it points into the data.
+TEST(Augment, ShearConventionAndPivot) {
+  const ShearFactors f{{0.1, -0.2, 0.3, 0.15, -0.25, 0.05}};
+  const float pivot[3] = {1.0f, -2.0f, 0.5f};
+  // pivot + e_x, pivot + e_y, pivot + e_z, and a general point
+  std::vector<float> p = {2.0f, -2.0f, 0.5f, 1.0f, -1.0f, 0.5f, 1.0f, -2.0f, 1.5f, 1.5f, -3.0f, 2.5f};
+  const std::vector<float> before = p;
+  shear_about(p.data(), 4, f, pivot);
+  const double columns[3][3] = {{1.0, 0.3, -0.25}, {0.1, 1.0, 0.05}, {-0.2, 0.15, 1.0}};  // S e_x, S e_y, S e_z
+  for (int c = 0; c < 3; ++c)
+    for (int d = 0; d < 3; ++d) EXPECT_NEAR(p[static_cast<size_t>(3 * c + d)], pivot[d] + columns[c][d], 1e-6) << c;
+  const double v[3] = {0.5, -1.0, 2.0};  // the general point minus the pivot
+  EXPECT_NEAR(p[9], 1.0 + v[0] + 0.1 * v[1] - 0.2 * v[2], 1e-6);
+  EXPECT_NEAR(p[10], -2.0 + 0.3 * v[0] + v[1] + 0.15 * v[2], 1e-6);
+  EXPECT_NEAR(p[11], 0.5 - 0.25 * v[0] + 0.05 * v[1] + v[2], 1e-6);
+  std::vector<float> same = before;
+  shear_about(same.data(), 4, ShearFactors{}, pivot);
+  EXPECT_EQ(same, before);
+  std::vector<float> inside = before;
+  shear_about(inside.data(), 4, f, inside.data() + 9);  // about the last point, which stays
+  for (int d = 0; d < 3; ++d) EXPECT_FLOAT_EQ(inside[static_cast<size_t>(9 + d)], before[static_cast<size_t>(9 + d)]);
+  EXPECT_NE(inside, before);
+}
+
+TEST(Augment, ShearFactorsStayInRangeRepeatAndAreOffByDefault) {
+  AugmentOptions o;
+  for (double s : draw_shear(o, sample_seed(1, 0, 0)).off) EXPECT_EQ(s, 0.0);
+  o.shear = true;
+  o.max_shear = 0.3;
+  double low = 0.0, high = 0.0, sum = 0.0;
+  const int n = 2000;
+  for (int i = 0; i < n; ++i) {
+    const ShearFactors f = draw_shear(o, sample_seed(5, 2, i));
+    for (double s : f.off) {
+      ASSERT_LE(std::abs(s), 0.3);
+      low = std::min(low, s), high = std::max(high, s), sum += s;
+    }
+    EXPECT_EQ(draw_shear(o, sample_seed(5, 2, i)).off, f.off);
+    EXPECT_NE(f.off[0], f.off[1]);  // six draws, not one
+  }
+  EXPECT_LT(low, -0.95 * 0.3);
+  EXPECT_GT(high, 0.95 * 0.3);
+  EXPECT_NEAR(sum / (6.0 * n), 0.0, 5.0 * 0.3 / std::sqrt(3.0 * 6.0 * n));
+  EXPECT_NE(draw_shear(o, sample_seed(5, 2, 0)).off, draw_shear(o, sample_seed(5, 2, 1)).off);
+  // A stream of its own: the tilt's angles do not follow from the same sample seed.
+  o.tilt = true;
+  o.max_tilt_degrees = 0.3 * 180.0 / M_PI;
+  EXPECT_NE(draw_tilt(o, sample_seed(5, 2, 0)).forward, draw_shear(o, sample_seed(5, 2, 0)).off[0]);
 }
 
 }  // namespace

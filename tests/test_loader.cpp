@@ -171,32 +171,75 @@ void expect_rotation_draws_unmoved(const SkeletonDataset& data, const LoaderOpti
   EXPECT_NE(sample_of(rotated, 0), sample_of(SkeletonLoader(data, all_indices(data), options).batch(3, 0), 0));
 }
 
-TEST(Loader, TiltTurnsTheSampleAboutFrameZerosCentre) {
-  const SkeletonDataset data = test::kinect_dataset(5);
+// Options for one batch of the 5 sequences of kinect_dataset(5), and where frame 0's centre joint
+// sits in a sample (the pivot of the tilt and the shear).
+LoaderOptions one_batch_of_five(uint64_t seed) {
   LoaderOptions options = small_options();
   options.batch_size = 5;
-  options.seed = 9;
-  LoaderOptions tilt_options = options;
-  tilt_options.augment.tilt = true;
-  tilt_options.augment.max_tilt_degrees = 20.0;
-  const int64_t epoch = 2;
-  const SkeletonLoader plain(data, all_indices(data), options);
-  const Batch p = plain.batch(epoch, 0), t = SkeletonLoader(data, all_indices(data), tilt_options).batch(epoch, 0);
-  const std::vector<int32_t>& order = plain.joint_order();
-  const auto centre = static_cast<size_t>(
-      3 * (std::find(order.begin(), order.end(), data.center_joint) - order.begin()));
-  for (int64_t b = 0; b < 5; ++b) {
+  options.seed = seed;
+  return options;
+}
+size_t centre_offset(const SkeletonLoader& loader, const SkeletonDataset& data) {
+  const std::vector<int32_t>& order = loader.joint_order();
+  return static_cast<size_t>(3 * (std::find(order.begin(), order.end(), data.center_joint) - order.begin()));
+}
+
+// Every sample of `augmented`'s batch at `epoch` is `transform` (points, sample seed, pivot)
+// applied to the plain sample, about frame 0's centre joint, and differs from the plain one.
+template <class Transform>
+void expect_plain_samples_transformed(const SkeletonDataset& data, const LoaderOptions& plain_options,
+                                      const LoaderOptions& augmented, int64_t epoch, Transform transform) {
+  const SkeletonLoader plain(data, all_indices(data), plain_options);
+  const Batch p = plain.batch(epoch, 0), a = SkeletonLoader(data, all_indices(data), augmented).batch(epoch, 0);
+  const size_t centre = centre_offset(plain, data);
+  for (int64_t b = 0; b < p.x.size(0); ++b) {
     std::vector<float> expected = sample_of(p, b);
     const float pivot[3] = {expected[centre], expected[centre + 1], expected[centre + 2]};
-    const int64_t sample = t.indices[static_cast<size_t>(b)];
-    tilt_about(expected.data(), static_cast<int64_t>(expected.size() / 3),
-               draw_tilt(tilt_options.augment, sample_seed(options.seed, epoch, sample)), pivot);
-    const std::vector<float> got = sample_of(t, b);
+    transform(expected, sample_seed(plain_options.seed, epoch, a.indices[static_cast<size_t>(b)]), pivot);
+    const std::vector<float> got = sample_of(a, b);
     for (size_t k = 0; k < got.size(); ++k) ASSERT_NEAR(got[k], expected[k], 1e-5) << b << " " << k;
     EXPECT_NE(got, sample_of(p, b));
   }
+}
+// The tilt and the shear a sample with this seed gets, as transforms for the check above.
+auto tilted_by(const AugmentOptions& augment) {
+  return [augment](std::vector<float>& xyz, uint64_t seed, const float* pivot) {
+    tilt_about(xyz.data(), static_cast<int64_t>(xyz.size() / 3), draw_tilt(augment, seed), pivot);
+  };
+}
+auto sheared_by(const AugmentOptions& augment) {
+  return [augment](std::vector<float>& xyz, uint64_t seed, const float* pivot) {
+    shear_about(xyz.data(), static_cast<int64_t>(xyz.size() / 3), draw_shear(augment, seed), pivot);
+  };
+}
+
+TEST(Loader, TiltTurnsTheSampleAboutFrameZerosCentre) {
+  const SkeletonDataset data = test::kinect_dataset(5);
+  const LoaderOptions options = one_batch_of_five(9);
+  LoaderOptions tilt_options = options;
+  tilt_options.augment.tilt = true;
+  tilt_options.augment.max_tilt_degrees = 20.0;
+  expect_plain_samples_transformed(data, options, tilt_options, 2, tilted_by(tilt_options.augment));
   tilt_options.augment.max_tilt_degrees = 0.0;
   expect_rotation_draws_unmoved(data, options, tilt_options);
+}
+
+// The shear alone: every sample is the plain one sheared by draw_shear's factors about frame 0's
+// centre joint; with the tilt, tilted first, then sheared; a shear of 0 takes no draws from the others.
+TEST(Loader, ShearSkewsTheSampleAboutFrameZerosCentre) {
+  const SkeletonDataset data = test::kinect_dataset(5);
+  const LoaderOptions options = one_batch_of_five(4);
+  LoaderOptions shear_options = options, both_options = options;
+  shear_options.augment.shear = both_options.augment.shear = both_options.augment.tilt = true;
+  shear_options.augment.max_shear = both_options.augment.max_shear = 0.4;
+  expect_plain_samples_transformed(data, options, shear_options, 1, sheared_by(shear_options.augment));
+  expect_plain_samples_transformed(data, options, both_options, 1,
+                                   [&](std::vector<float>& xyz, uint64_t seed, const float* pivot) {
+                                     tilted_by(both_options.augment)(xyz, seed, pivot);
+                                     sheared_by(both_options.augment)(xyz, seed, pivot);
+                                   });
+  shear_options.augment.max_shear = 0.0;
+  expect_rotation_draws_unmoved(data, options, shear_options);
 }
 
 TEST(Loader, OutputsJointsInTheConvolutionOrder) {

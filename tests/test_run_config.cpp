@@ -158,6 +158,19 @@ TEST(RunConfig, ModelPoolingRoundTripsAndOldConfigsReadAsMean) {
   expect_error([&] { c.validate(); }, "pooling must be \"mean\" or \"attention\", got \"sum\"");
 }
 
+// The training loader's augmentation of a config whose augment object is `augment`, after checking
+// that the config reads back from its own JSON unchanged and that evaluation does not augment.
+AugmentOptions training_augment_of(const std::string& augment) {
+  const RunConfig c = RunConfig::from_json(R"({"format": "harnet-run-v1", "augment": )" + augment + "}");
+  EXPECT_EQ(RunConfig::from_json(c.to_json()).to_json(), c.to_json());
+  EXPECT_FALSE(c.loader_options(false).augment.any());
+  return c.loader_options(true).augment;
+}
+void expect_augment_refused(const std::string& augment, const std::string& message) {
+  expect_error([&] { RunConfig::from_json(R"({"format": "harnet-run-v1", "augment": )" + augment + "}").validate(); },
+               message);
+}
+
 // A config.json written before bone_scale, motion_scale and mirror existed has an augment
 // object without them: it repeats its run, so they read as off. Without an augment object at all, the
 // defaults (on) apply like any other missing key.
@@ -184,15 +197,16 @@ TEST(RunConfig, OldAugmentObjectsReadWithoutBoneScaleMotionScaleAndMirror) {
         RunConfig::from_json(R"({"format": "harnet-run-v1", "augment": {"mirror_probability": -0.5}})").validate();
       },
       "augment: mirror_probability must be in [0, 1], got -0.5");
-  const RunConfig tilted =
-      RunConfig::from_json(R"({"format": "harnet-run-v1", "augment": {"tilt": true, "max_tilt_degrees": 7.5}})");
-  EXPECT_TRUE(tilted.augment.tilt);
-  EXPECT_DOUBLE_EQ(tilted.augment.max_tilt_degrees, 7.5);
-  EXPECT_EQ(RunConfig::from_json(tilted.to_json()).to_json(), tilted.to_json());
-  EXPECT_TRUE(tilted.loader_options(true).augment.tilt);
-  expect_error(
-      [] { RunConfig::from_json(R"({"format": "harnet-run-v1", "augment": {"max_tilt_degrees": 95}})").validate(); },
-      "augment: max_tilt_degrees must be in [0, 90], got 95");
+  const AugmentOptions tilted = training_augment_of(R"({"tilt": true, "max_tilt_degrees": 7.5})");
+  EXPECT_TRUE(tilted.tilt);
+  EXPECT_DOUBLE_EQ(tilted.max_tilt_degrees, 7.5);
+  expect_augment_refused(R"({"max_tilt_degrees": 95})", "augment: max_tilt_degrees must be in [0, 90], got 95");
+  EXPECT_FALSE(old.augment.shear);
+  EXPECT_FALSE(RunConfig{}.augment.shear);
+  const AugmentOptions sheared = training_augment_of(R"({"shear": true, "max_shear": 0.35})");
+  EXPECT_TRUE(sheared.shear);
+  EXPECT_DOUBLE_EQ(sheared.max_shear, 0.35);
+  expect_augment_refused(R"({"max_shear": -0.1})", "augment: max_shear must be in [0, 1], got -0.1");
 }
 
 // A config.json written before the evaluation settings existed has a training object and no

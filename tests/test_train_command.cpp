@@ -452,7 +452,8 @@ TEST(TrainCommandOptions, TestTimeAugmentationReachesTheReportEvalAndPredict) {
 
 // --mirror and its probability reach the config; --augment switches every other augmentation
 // on but leaves mirroring as it is (it needs Left/Right joint names), an explicit --mirror
-// stands beside --no-augment; --tilt and --max-tilt reach the config, and --augment includes the tilt.
+// stands beside --no-augment; --tilt/--max-tilt and --shear/--max-shear reach the config, and
+// --augment includes both.
 TEST(TrainCommandOptions, MirroringReachesTheConfigAndAugmentLeavesIt) {
   TempDir dir;
   const std::string data = write_synthetic(dir, 3);
@@ -470,15 +471,19 @@ TEST(TrainCommandOptions, MirroringReachesTheConfigAndAugmentLeavesIt) {
   EXPECT_TRUE(mirrored.rotate && mirrored.bone_scale);
   const AugmentOptions all = trained_augment("all", {"--augment"});
   EXPECT_TRUE(all.rotate && all.scale && all.jitter && all.temporal_crop && all.bone_scale && all.motion_scale &&
-              all.tilt);
+              all.tilt && all.shear);
   EXPECT_FALSE(all.mirror);
   const AugmentOptions only = trained_augment("only", {"--no-augment", "--mirror"});
   EXPECT_TRUE(only.mirror);
   EXPECT_FALSE(only.rotate || only.scale || only.jitter || only.temporal_crop || only.bone_scale || only.motion_scale ||
-               only.tilt);
+               only.tilt || only.shear);
   const AugmentOptions tilt = trained_augment("tilt", {"--tilt", "--max-tilt", "8"});
   EXPECT_TRUE(tilt.tilt);
   EXPECT_DOUBLE_EQ(tilt.max_tilt_degrees, 8.0);
+  EXPECT_FALSE(tilt.shear);
+  const AugmentOptions shear = trained_augment("shear", {"--shear", "--max-shear", "0.3"});
+  EXPECT_TRUE(shear.shear);
+  EXPECT_DOUBLE_EQ(shear.max_shear, 0.3);
 }
 
 TEST(TrainCommandOptions, InvalidValuesAreOneError) {

@@ -97,7 +97,10 @@ AugmentSwitches add_augment_options(CLI::App& app, AugmentOptions& a) {
        &a.motion_scale},
       {app.add_flag("--tilt,!--no-tilt", a.tilt,
                     switch_help("Random tilt forward/back and sideways (camera pitch and roll, leaning)", a.tilt)),
-       &a.tilt}};
+       &a.tilt},
+      {app.add_flag("--shear,!--no-shear", a.shear,
+                    switch_help("Random shear (each coordinate gains a share of the other two)", a.shear)),
+       &a.shear}};
   s.off_only = {{app.add_flag("--mirror,!--no-mirror", a.mirror,
                               switch_help("Left/right mirroring (needs Left/Right in the joint names)", a.mirror)),
                  &a.mirror}};
@@ -115,6 +118,7 @@ AugmentSwitches add_augment_options(CLI::App& app, AugmentOptions& a) {
       ->capture_default_str();
   app.add_option("--max-tilt", a.max_tilt_degrees, "Tilt range, +- degrees about each horizontal axis")
       ->capture_default_str();
+  app.add_option("--max-shear", a.max_shear, "Shear factors in [-max, +max]")->capture_default_str();
   return s;
 }
 

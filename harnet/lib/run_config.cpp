@@ -105,7 +105,9 @@ json augment_json(const AugmentOptions& a) {
           {"mirror", a.mirror},
           {"mirror_probability", a.mirror_probability},
           {"tilt", a.tilt},
-          {"max_tilt_degrees", a.max_tilt_degrees}};
+          {"max_tilt_degrees", a.max_tilt_degrees},
+          {"shear", a.shear},
+          {"max_shear", a.max_shear}};
 }
 
 void read_augment(JsonReader& r, AugmentOptions& a) {
@@ -132,6 +134,10 @@ void read_augment(JsonReader& r, AugmentOptions& a) {
   a.tilt = false;
   r.read("tilt", a.tilt);
   r.read("max_tilt_degrees", a.max_tilt_degrees);
+  // Absent from an augment object written before the shear existed: off, as it was then.
+  a.shear = false;
+  r.read("shear", a.shear);
+  r.read("max_shear", a.max_shear);
 }
 
 // The part after "name:" of a split text, or "" when it does not start with it.

@@ -40,6 +40,8 @@ TEST(RunConfig, DefaultsAreTheSpecRecipeWithSmallerBatches) {
   EXPECT_DOUBLE_EQ(c.mixup, 0.4);
   EXPECT_TRUE(c.augment.tilt);
   EXPECT_DOUBLE_EQ(c.augment.max_tilt_degrees, 10.0);
+  EXPECT_TRUE(c.augment.shear);
+  EXPECT_DOUBLE_EQ(c.augment.max_shear, 0.2);
   EXPECT_EQ(c.frames, 60);
   EXPECT_EQ(c.split, "odd-even");
   EXPECT_EQ(c.validation, "held-out");
@@ -202,7 +204,7 @@ TEST(RunConfig, OldAugmentObjectsReadWithoutBoneScaleMotionScaleAndMirror) {
   EXPECT_DOUBLE_EQ(tilted.max_tilt_degrees, 7.5);
   expect_augment_refused(R"({"max_tilt_degrees": 95})", "augment: max_tilt_degrees must be in [0, 90], got 95");
   EXPECT_FALSE(old.augment.shear);
-  EXPECT_FALSE(RunConfig{}.augment.shear);
+  EXPECT_TRUE(RunConfig::from_json(R"({"format": "harnet-run-v1"})").augment.shear);
   const AugmentOptions sheared = training_augment_of(R"({"shear": true, "max_shear": 0.35})");
   EXPECT_TRUE(sheared.shear);
   EXPECT_DOUBLE_EQ(sheared.max_shear, 0.35);

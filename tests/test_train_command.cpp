@@ -480,10 +480,12 @@ TEST(TrainCommandOptions, MirroringReachesTheConfigAndAugmentLeavesIt) {
   const AugmentOptions tilt = trained_augment("tilt", {"--tilt", "--max-tilt", "8"});
   EXPECT_TRUE(tilt.tilt);
   EXPECT_DOUBLE_EQ(tilt.max_tilt_degrees, 8.0);
-  EXPECT_FALSE(tilt.shear);
-  const AugmentOptions shear = trained_augment("shear", {"--shear", "--max-shear", "0.3"});
+  EXPECT_TRUE(tilt.shear);  // on by default
+  const AugmentOptions shear = trained_augment("shear", {"--no-augment", "--shear", "--max-shear", "0.3"});
   EXPECT_TRUE(shear.shear);
+  EXPECT_FALSE(shear.tilt);
   EXPECT_DOUBLE_EQ(shear.max_shear, 0.3);
+  EXPECT_FALSE(trained_augment("no-shear", {"--no-shear"}).shear);
 }
 
 TEST(TrainCommandOptions, InvalidValuesAreOneError) {

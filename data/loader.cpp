@@ -248,7 +248,7 @@ void SkeletonLoader::write_sample(int64_t sample_index, int64_t epoch, float* ou
                positions.data() + 3 * static_cast<size_t>(center_joint_));  // about frame 0's centre
   if (augment.shear)
     shear_about(positions.data(), frames * joints, draw_shear(augment, seed),
-                positions.data() + 3 * static_cast<size_t>(center_joint_));
+                positions.data() + 3 * static_cast<size_t>(center_joint_));  // about frame 0's centre
   augment_positions(positions.data(), frames, joints, center_joint_, augment, draws, gen);
   write_features(positions.data(), frames, joints, parents_, order_, features, out);
 }

@@ -60,7 +60,7 @@ inline constexpr const char* kRunConfigFormat = "harnet-run-v1";
 // per subject at the first frames.)
 // And the shear (each off-diagonal factor up to 0.2), added after the tilt: on the same folds and
 // seeds it gave 88.7% against 87.9% with 20 test-time views, 86.6% against 86.5% with the plain
-// view, and the pair of seeds 89.4%, as without it (the same sequences right per fold).
+// view, and the pair of seeds 89.4%, as without it (as many sequences right over the folds).
 inline AugmentOptions default_augmentation() {
   AugmentOptions options = AugmentOptions::training();
   options.bone_scale = options.motion_scale = options.tilt = options.shear = true;

@@ -646,6 +646,18 @@ TEST(HarnetSummary, MembersListEveryNetwork) {
   EXPECT_EQ(summary_row(summary_output({}), "member1.spatial.0"), "");
 }
 
+// --bidirectional (the default recipe's LSTM) doubles the LSTM's outputs and the widths after it,
+// as a model built with it; --no-bidirectional overrides a configuration file's.
+TEST(HarnetSummary, BidirectionalDoublesTheLstmWidth) {
+  const std::string printed = summary_output({"--bidirectional"});
+  HARNetConfig c;
+  c.bidirectional = true;
+  Generator gen(0);
+  EXPECT_NE(printed.find(str_cat("total params: ", HARNet(c, gen).num_parameters())), std::string::npos) << printed;
+  EXPECT_NE(summary_row(printed, "lstm").find("[1, 60, 256]"), std::string::npos) << printed;
+  EXPECT_NE(summary_row(summary_output({}), "lstm").find("[1, 60, 128]"), std::string::npos);
+  EXPECT_NE(summary_output({"--no-bidirectional"}).find("total params: 770826"), std::string::npos);
+}
 
 TEST(HarnetSummary, ATourLaysTwiceTheJointsLessOne) {
   const std::string printed = summary_output({"--joints", "20", "--classes", "20", "--joint-walk", "tour"});

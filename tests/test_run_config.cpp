@@ -232,10 +232,22 @@ TEST(RunConfig, TheDefaultModelIsAnEnsembleOfThreeAndOldModelsAreSingle) {
   EXPECT_EQ(RunConfig::from_json(R"({"format": "harnet-run-v1"})").model.members, 3);
   EXPECT_EQ(RunConfig::from_json(R"({"format": "harnet-run-v1", "model": {"joints": 20}})").model.members, 1);
   EXPECT_EQ(RunConfig::from_json(R"({"format": "harnet-run-v1", "model": {"members": 3}})").model.members, 3);
-  // Apart from the members, the default model is the spec's network.
+  // Apart from the members and the bidirectional LSTM, the default model is the spec's network.
   HARNetConfig spec = RunConfig{}.model;
+  EXPECT_TRUE(spec.bidirectional);
   spec.members = 1;
+  spec.bidirectional = false;
   EXPECT_EQ(spec.to_json(), HARNetConfig{}.to_json());
+}
+
+// The default recipe's LSTMs are bidirectional; a model object without the key (written before
+// the default changed, or by hand) keeps the spec's one direction, as the model it describes.
+TEST(RunConfig, TheDefaultLstmIsBidirectionalAndModelObjectsWithoutItAreNot) {
+  EXPECT_TRUE(RunConfig::from_json(RunConfig{}.to_json()).model.bidirectional);
+  EXPECT_TRUE(RunConfig::from_json(R"({"format": "harnet-run-v1"})").model.bidirectional);
+  EXPECT_FALSE(RunConfig::from_json(R"({"format": "harnet-run-v1", "model": {"members": 3}})").model.bidirectional);
+  EXPECT_FALSE(
+      RunConfig::from_json(R"({"format": "harnet-run-v1", "model": {"bidirectional": false}})").model.bidirectional);
 }
 
 // The default averages the second half of the epochs; a share rounds up to whole epochs (at

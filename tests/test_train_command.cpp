@@ -320,8 +320,8 @@ TEST(TrainCommandOptions, AttentionPoolingCheckpointsLoadForEvalAndPredict) {
 }
 
 // --members: the default recipe trains three networks (config.json, the report's model row,
-// eval of the checkpoint gives the report's figures); --members 1 trains the spec's single
-// network; 0 is refused.
+// eval of the checkpoint gives the report's figures); --members 1 trains one network; 0 is
+// refused. Both are bidirectional, as the default recipe; --no-bidirectional is the spec's LSTM.
 TEST(TrainCommandOptions, MembersReachTheConfigTheReportAndEval) {
   TempDir dir;
   const std::string data = write_synthetic(dir, 3);
@@ -334,8 +334,10 @@ TEST(TrainCommandOptions, MembersReachTheConfigTheReportAndEval) {
     const auto [code, output] = run_captured(train_command, args);
     ASSERT_EQ(code, 0) << output;
     EXPECT_EQ(RunConfig::load(run + "/config.json").model.members, members.empty() ? 3 : 1);
+    EXPECT_TRUE(RunConfig::load(run + "/config.json").model.bidirectional);
     const std::string report = read_text_file(run + "/report.md");
     EXPECT_NE(report.find(model_row), std::string::npos) << report;
+    EXPECT_NE(report.find("LSTM 1 x 8 bidirectional, "), std::string::npos) << report;
     const auto [eval_code, evaluated] =
         run_captured(eval_command, {"--checkpoint", run + "/averaged.h5", "--data", data});
     ASSERT_EQ(eval_code, 0) << evaluated;
@@ -344,6 +346,13 @@ TEST(TrainCommandOptions, MembersReachTheConfigTheReportAndEval) {
   }
   expect_error([&] { train_command(concat({"--data", data, "--out", dir.file("none")}, {"--members", "0"})); },
                "members must be positive, got 0");
+  const std::string one_way = dir.file("one-way");
+  const auto [code, output] = run_captured(
+      train_command, concat({"--data", data, "--out", one_way, "--epochs", "1", "--members", "1", "--no-bidirectional"},
+                            tiny_options()));
+  ASSERT_EQ(code, 0) << output;
+  EXPECT_FALSE(RunConfig::load(one_way + "/config.json").model.bidirectional);
+  EXPECT_NE(read_text_file(one_way + "/report.md").find("LSTM 1 x 8, "), std::string::npos);
 }
 
 // --joint-walk tour lays 2J - 1 positions along the convolution's axis: the model is built

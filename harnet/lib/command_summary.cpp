@@ -46,8 +46,11 @@ int summary_command(const std::vector<std::string>& args) {
   app.add_option("--pooling", pooling, "Pooling over time: mean or attention")->capture_default_str();
   int64_t members = defaults.members;
   app.add_option("--members", members, "Networks of the ensemble (1: the spec's single network; harnet train's "
-                                        "default recipe trains 2)")
+                                        "default recipe trains 3)")
       ->capture_default_str();
+  bool bidirectional = defaults.bidirectional;
+  app.add_flag("--bidirectional,!--no-bidirectional", bidirectional,
+               "Bidirectional LSTM (the spec's is not; harnet train's default recipe's is)");
   std::string walk = "depth-first";
   app.add_option("--joint-walk", walk, "Joints along the convolution's axis: depth-first (J positions, the spec's "
                                        "layout and harnet train's default) or tour (2J-1 positions)")
@@ -61,6 +64,7 @@ int summary_command(const std::vector<std::string>& args) {
   if (app.count("--channels")) config.in_channels = channels;
   if (app.count("--pooling")) config.pooling = pooling;
   if (app.count("--members")) config.members = members;
+  if (app.count("--bidirectional") || app.count("--no-bidirectional")) config.bidirectional = bidirectional;
   const int64_t skeleton_joints = config.joints;
   const bool tour = parse_joint_walk(walk, "--joint-walk") == JointWalk::Tour;
   if (tour) config.joints = 2 * skeleton_joints - 1;  // an Euler tour's length for any tree

@@ -69,7 +69,7 @@ inline AugmentOptions default_augmentation() {
   return options;
 }
 
-// The model of the default recipe: the spec's network (HARNetConfig's defaults), three of them
+// The model of the default recipe: the spec's network (HARNetConfig's defaults, but bidirectional), three of them
 // side by side (members = 3), their class probabilities averaged. On MSR Action3D's training
 // subjects (leave-one-subject-out, networks of the recipe with mixup trained with seeds 0, 1 and
 // 2, 20 test-time views) the three together gave 88.7% against 87.6% for the mean of the three
@@ -78,7 +78,8 @@ inline AugmentOptions default_augmentation() {
 // and two stayed the default; with 100 epochs, by 0.2.
 // Each network's LSTM is bidirectional (the spec's is not): on the same folds (one network, seeds
 // 0 and 1, with the shear) it gave 90.1% against 88.7% with 20 test-time views, 89.2% against 86.6% with
-// the plain view, and the pair of seeds 91.5% against 89.4%; it trains about 1.7 times slower.
+// the plain view, and the pair of seeds 91.5% against 89.4%; it trains about 1.7 times slower on one
+// thread, 1.9 times on two.
 inline HARNetConfig default_model() {
   HARNetConfig model;
   model.members = 3;
